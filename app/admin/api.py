@@ -1,0 +1,78 @@
+"""flask-smorest wiring for the admin API: 400s (not 422s), JSON whatever the content type, and
+every error in the admin shape `{"type", "title", "status", "detail", "instance"}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flask
+import flask_smorest
+from marshmallow import Schema
+from webargs import core
+from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import HTTPException
+
+from app.errors import admin_error_body
+from schemas.errors import AdminErrorSchema
+
+_SLUGS = {400: "validation", 401: "unauthorized", 404: "not-found", 405: "method-not-allowed",
+          413: "request-too-large", 415: "unsupported-media-type", 500: "internal"}  # fmt: skip
+
+
+class AdminParser(FlaskParser):  # type: ignore[misc]
+    """Validation failures are 400; bodies parse as JSON whatever Content-Type the client sent
+    (curl's -d sends form encoding, and BricksLLM never looked at the header)."""
+
+    DEFAULT_VALIDATION_STATUS = 400
+
+    def _raw_load_json(self, req: flask.Request) -> Any:
+        data = req.get_data(cache=True)
+        if not data:
+            return core.missing
+        return core.parse_json(data)
+
+
+class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
+    ARGUMENTS_PARSER = AdminParser()
+
+
+def flatten_messages(messages: Any, prefix: str = "") -> list[str]:
+    """marshmallow's nested messages as `field.sub: message` lines, without webargs' location key."""
+    if isinstance(messages, dict):
+        lines: list[str] = []
+        for name, inner in messages.items():
+            if not prefix and name in ("json", "query", "form", "path", "view_args"):
+                lines += flatten_messages(inner, "")
+                continue
+            label = "body" if name == "_schema" else str(name)
+            lines += flatten_messages(inner, f"{prefix}.{label}" if prefix else label)
+        return lines
+    if isinstance(messages, list):
+        if all(isinstance(m, str) for m in messages):
+            return [f"{prefix}: {' '.join(messages)}" if prefix else " ".join(messages)]
+        lines = []
+        for inner in messages:
+            lines += flatten_messages(inner, prefix)
+        return lines
+    return [f"{prefix}: {messages}" if prefix else str(messages)]
+
+
+class AdminApi(flask_smorest.Api):  # type: ignore[misc]
+    ERROR_SCHEMA = AdminErrorSchema
+
+    def handle_http_exception(self, error: HTTPException) -> Any:
+        data = getattr(error, "data", None) or {}
+        code = error.code or 500
+        if "messages" in data:
+            detail = "; ".join(flatten_messages(data["messages"])) or "invalid request"
+        elif code == 500:
+            detail = "internal server error"
+        else:
+            detail = data.get("message") or error.description or error.name
+        body = admin_error_body(code, _SLUGS.get(code, "error"), error.name.lower(), detail,
+                                flask.request.path)  # fmt: skip
+        return body, code, data.get("headers") or {}
+
+
+class EmptySchema(Schema):
+    pass

@@ -1,0 +1,203 @@
+"""The gateway's configuration: one typed `Settings` object read from the environment once.
+
+Every variable of the BricksLLM README keeps its name and meaning; the additions are documented
+in `VARIABLES` below. An invalid value stops start-up with a `ConfigError` naming the variable.
+Durations accept Go-style values (`500ms`, `5s`, `2m`, `1h30m`) as BricksLLM does.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from app.domain.durations import DurationError, parse_duration
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value the gateway cannot use."""
+
+
+# name -> (default, one line of documentation). The README's table is generated from the same words.
+VARIABLES: dict[str, tuple[str, str]] = {
+    "POSTGRESQL_HOSTS": ("", "PostgreSQL hosts, comma separated. Unset: the embedded SQLite database."),
+    "POSTGRESQL_DB_NAME": ("", "PostgreSQL database name."),
+    "POSTGRESQL_USERNAME": ("", "PostgreSQL user."),
+    "POSTGRESQL_PASSWORD": ("", "PostgreSQL password."),
+    "POSTGRESQL_SSL_MODE": ("disable", "PostgreSQL sslmode."),
+    "POSTGRESQL_PORT": ("5432", "PostgreSQL port."),
+    "POSTGRESQL_READ_TIME_OUT": ("2m", "Timeout of PostgreSQL reads (statement timeout)."),
+    "POSTGRESQL_WRITE_TIME_OUT": ("5s", "Timeout of PostgreSQL writes."),
+    "POSTGRESQL_POOL_SIZE": ("10", "Connections per process in the PostgreSQL pool."),
+    "SQLITE_PATH": ("./data/bricksllm.db", "Path of the embedded SQLite database."),
+    "REDIS_HOSTS": ("", "Redis host(s). Unset: in-process counters (one process only)."),
+    "REDIS_PASSWORD": ("", "Redis password."),
+    "REDIS_PORT": ("6379", "Redis port."),
+    "REDIS_READ_TIME_OUT": ("1s", "Timeout of Redis reads."),
+    "REDIS_WRITE_TIME_OUT": ("500ms", "Timeout of Redis writes and connects."),
+    "REDIS_POOL_SIZE": ("200", "Connections per process in the Redis pool."),
+    "IN_MEMORY_DB_UPDATE_INTERVAL": ("1s", "How often the proxy refreshes keys and settings."),
+    "STATS_PROVIDER": ("", "Only 'datadog' is recognised (not implemented yet; ignored)."),
+    "PROXY_TIMEOUT": ("600s", "Timeout of a proxied upstream request."),
+    "NUMBER_OF_EVENT_MESSAGE_CONSUMERS": ("3", "Greenlets writing events to the database."),
+    "EVENT_QUEUE_SIZE": ("10000", "Events buffered in memory before the journal takes them."),
+    "EVENT_JOURNAL_DIR": ("./data/journal", "Where events wait while the database is down."),
+    "AWS_ACCESS_KEY_ID": ("", "AWS credentials for PII detection (Comprehend)."),
+    "AWS_SECRET_ACCESS_KEY": ("", "AWS credentials for PII detection (Comprehend)."),
+    "AMAZON_REGION": ("us-west-2", "AWS region."),
+    "AMAZON_REQUEST_TIMEOUT": ("5s", "Timeout of AWS requests."),
+    "AMAZON_CONNECTION_TIMEOUT": ("10s", "Timeout of AWS connects."),
+    "ADMIN_PORT": ("8001", "Port of the admin API."),
+    "PROXY_PORT": ("8002", "Port of the proxy."),
+    "ADMIN_PASS": ("", "Admin password expected in X-API-KEY. Unset: admin binds to loopback."),
+    "RATE_LIMIT_FAIL_OPEN": ("true", "Admit requests when Redis is down and only rate limits apply."),
+    "COST_LIMIT_FAIL_OPEN": ("false", "Admit requests when Redis is down and cost limits apply."),
+    "LOG_LEVEL": ("INFO", "Python log level."),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed configuration. Durations are seconds as floats."""
+
+    postgresql_hosts: tuple[str, ...] = ()
+    postgresql_db_name: str = ""
+    postgresql_username: str = ""
+    postgresql_password: str = field(default="", repr=False)
+    postgresql_ssl_mode: str = "disable"
+    postgresql_port: int = 5432
+    postgresql_read_timeout: float = 120.0
+    postgresql_write_timeout: float = 5.0
+    postgresql_pool_size: int = 10
+    sqlite_path: str = "./data/bricksllm.db"
+    redis_hosts: tuple[str, ...] = ()
+    redis_password: str = field(default="", repr=False)
+    redis_port: int = 6379
+    redis_read_timeout: float = 1.0
+    redis_write_timeout: float = 0.5
+    redis_pool_size: int = 200
+    in_memory_db_update_interval: float = 1.0
+    stats_provider: str = ""
+    proxy_timeout: float = 600.0
+    number_of_event_message_consumers: int = 3
+    event_queue_size: int = 10000
+    event_journal_dir: str = "./data/journal"
+    aws_access_key_id: str = field(default="", repr=False)
+    aws_secret_access_key: str = field(default="", repr=False)
+    amazon_region: str = "us-west-2"
+    amazon_request_timeout: float = 5.0
+    amazon_connection_timeout: float = 10.0
+    admin_port: int = 8001
+    proxy_port: int = 8002
+    admin_pass: str = field(default="", repr=False)
+    rate_limit_fail_open: bool = True
+    cost_limit_fail_open: bool = False
+    log_level: str = "INFO"
+
+    @property
+    def uses_postgres(self) -> bool:
+        return bool(self.postgresql_hosts)
+
+    @property
+    def uses_redis(self) -> bool:
+        return bool(self.redis_hosts)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every variable once; raise ConfigError naming the first bad one."""
+        env = os.environ if environ is None else environ
+        reader = _Reader(env)
+        return cls(
+            postgresql_hosts=reader.hosts("POSTGRESQL_HOSTS"),
+            postgresql_db_name=reader.text("POSTGRESQL_DB_NAME"),
+            postgresql_username=reader.text("POSTGRESQL_USERNAME"),
+            postgresql_password=reader.text("POSTGRESQL_PASSWORD"),
+            postgresql_ssl_mode=reader.choice(
+                "POSTGRESQL_SSL_MODE",
+                ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+            ),
+            postgresql_port=reader.port("POSTGRESQL_PORT"),
+            postgresql_read_timeout=reader.duration("POSTGRESQL_READ_TIME_OUT"),
+            postgresql_write_timeout=reader.duration("POSTGRESQL_WRITE_TIME_OUT"),
+            postgresql_pool_size=reader.positive_int("POSTGRESQL_POOL_SIZE"),
+            sqlite_path=reader.text("SQLITE_PATH"),
+            redis_hosts=reader.hosts("REDIS_HOSTS"),
+            redis_password=reader.text("REDIS_PASSWORD"),
+            redis_port=reader.port("REDIS_PORT"),
+            redis_read_timeout=reader.duration("REDIS_READ_TIME_OUT"),
+            redis_write_timeout=reader.duration("REDIS_WRITE_TIME_OUT"),
+            redis_pool_size=reader.positive_int("REDIS_POOL_SIZE"),
+            in_memory_db_update_interval=reader.duration("IN_MEMORY_DB_UPDATE_INTERVAL"),
+            stats_provider=reader.choice("STATS_PROVIDER", ("", "datadog")),
+            proxy_timeout=reader.duration("PROXY_TIMEOUT"),
+            number_of_event_message_consumers=reader.positive_int(
+                "NUMBER_OF_EVENT_MESSAGE_CONSUMERS"
+            ),
+            event_queue_size=reader.positive_int("EVENT_QUEUE_SIZE"),
+            event_journal_dir=reader.text("EVENT_JOURNAL_DIR"),
+            aws_access_key_id=reader.text("AWS_ACCESS_KEY_ID"),
+            aws_secret_access_key=reader.text("AWS_SECRET_ACCESS_KEY"),
+            amazon_region=reader.text("AMAZON_REGION"),
+            amazon_request_timeout=reader.duration("AMAZON_REQUEST_TIMEOUT"),
+            amazon_connection_timeout=reader.duration("AMAZON_CONNECTION_TIMEOUT"),
+            admin_port=reader.port("ADMIN_PORT"),
+            proxy_port=reader.port("PROXY_PORT"),
+            admin_pass=reader.text("ADMIN_PASS"),
+            rate_limit_fail_open=reader.boolean("RATE_LIMIT_FAIL_OPEN"),
+            cost_limit_fail_open=reader.boolean("COST_LIMIT_FAIL_OPEN"),
+            log_level=reader.choice(
+                "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), upper=True
+            ),
+        )
+
+
+class _Reader:
+    """Reads one variable at a time, applying the documented default."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def text(self, name: str) -> str:
+        value = self._env.get(name)
+        return VARIABLES[name][0] if value is None or value == "" else value.strip()
+
+    def hosts(self, name: str) -> tuple[str, ...]:
+        return tuple(h.strip() for h in self.text(name).split(",") if h.strip())
+
+    def duration(self, name: str) -> float:
+        raw = self.text(name)
+        try:
+            seconds = parse_duration(raw)
+        except DurationError as exc:
+            raise ConfigError(f"{name}={raw!r} is not a duration like 500ms, 5s or 1h30m") from exc
+        if seconds <= 0:
+            raise ConfigError(f"{name}={raw!r} must be longer than zero")
+        return seconds
+
+    def positive_int(self, name: str) -> int:
+        raw = self.text(name)
+        if not re.fullmatch(r"\d+", raw) or int(raw) < 1:
+            raise ConfigError(f"{name}={raw!r} must be a whole number of at least 1")
+        return int(raw)
+
+    def port(self, name: str) -> int:
+        value = self.positive_int(name)
+        if value > 65535:
+            raise ConfigError(f"{name}={value} is not a TCP port")
+        return value
+
+    def boolean(self, name: str) -> bool:
+        raw = self.text(name).lower()
+        if raw in ("1", "true", "yes", "on"):
+            return True
+        if raw in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{name}={raw!r} must be true or false")
+
+    def choice(self, name: str, allowed: tuple[str, ...], upper: bool = False) -> str:
+        raw = self.text(name)
+        value = raw.upper() if upper else raw
+        if value not in allowed:
+            raise ConfigError(f"{name}={raw!r} must be one of {', '.join(a for a in allowed if a)}")
+        return value

@@ -1,0 +1,44 @@
+"""What a running app holds: the database, repositories and services, built once per process.
+
+Lives in `app.extensions["bricks"]`; nothing here connects at import time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import flask
+
+from app.config import Settings
+from app.services.keys import KeyService
+from app.services.provider_settings import ProviderSettingService
+from app.storage.database import Database
+from app.storage.keys import KeyRepository
+from app.storage.provider_settings import CustomProviderRepository, ProviderSettingRepository
+
+
+@dataclass
+class Container:
+    settings: Settings
+    db: Database
+    keys: KeyService
+    provider_settings: ProviderSettingService
+    runtime: dict[str, Any] = field(default_factory=dict)  # role-specific parts (proxy snapshot...)
+
+    @classmethod
+    def build(cls, settings: Settings, db: Database) -> Container:
+        settings_repo = ProviderSettingRepository(db)
+        custom_repo = CustomProviderRepository(db)
+        return cls(
+            settings=settings,
+            db=db,
+            keys=KeyService(KeyRepository(db), settings_repo),
+            provider_settings=ProviderSettingService(settings_repo, custom_repo),
+        )
+
+
+def services() -> Container:
+    """The container of the app handling the current request."""
+    container: Container = flask.current_app.extensions["bricks"]
+    return container

@@ -1,0 +1,1 @@
+"""Plain data and rules of the gateway: no Flask, SQL, Redis or gevent here."""

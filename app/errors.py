@@ -1,0 +1,95 @@
+"""The gateway's errors and how each becomes an HTTP response, in one place.
+
+    GatewayError
+    ├── AdminError                 admin API: {"type", "title", "status", "detail", "instance"}
+    │   ├── BadRequest      400    validation, malformed JSON, unknown references, duplicates
+    │   ├── Unauthorized    401    missing or wrong X-API-KEY
+    │   └── NotFound        404    unknown id
+    └── ProxyError                 proxy: {"error": {"code", "message": "[BricksLLM] ...", "type"}}
+        (status and type per instance: 400 invalid_request, 401 authentication, 403 permission,
+         404 route not supported, 429 rate/cost limit, 502/504 upstream, 503 dependency down)
+
+No message carries a key or a secret: callers pass ids and field names, never credentials.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class GatewayError(Exception):
+    status = 500
+
+
+class AdminError(GatewayError):
+    status = 500
+    slug = "internal"
+    title = "internal server error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+    def body(self, instance: str) -> dict[str, Any]:
+        return admin_error_body(self.status, self.slug, self.title, self.detail, instance)
+
+
+class BadRequest(AdminError):
+    status = 400
+    slug = "validation"
+    title = "bad request"
+
+
+class Unauthorized(AdminError):
+    status = 401
+    slug = "unauthorized"
+    title = "unauthorized"
+
+
+class NotFound(AdminError):
+    status = 404
+    slug = "not-found"
+    title = "not found"
+
+
+def admin_error_body(status: int, slug: str, title: str, detail: str, instance: str) -> dict[str, Any]:
+    return {
+        "type": f"/errors/{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
+
+
+class ProxyError(GatewayError):
+    """An error the gateway itself answers on the proxy port, in OpenAI's error shape."""
+
+    def __init__(self, status: int, message: str, error_type: str = "", retry_after: int | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.error_type = error_type or _DEFAULT_TYPES.get(status, "api_error")
+        self.retry_after = retry_after
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "error": {
+                "code": str(self.status),
+                "message": f"[BricksLLM] {self.message}",
+                "type": self.error_type,
+            }
+        }
+
+
+_DEFAULT_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "invalid_request_error",
+    429: "rate_limit_error",
+    502: "upstream_error",
+    503: "service_unavailable",
+    504: "upstream_timeout",
+}

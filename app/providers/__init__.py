@@ -1,0 +1,1 @@
+"""Upstream providers: one adapter per provider, prices as data, token counting."""

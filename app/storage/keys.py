@@ -1,0 +1,156 @@
+"""Stores gateway keys; the only place that knows the `keys` table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from app.domain.entities import Key, Limits, PathConfig
+from app.storage.database import Cursor, Database, Row, from_json, to_json
+from app.storage.versioning import bump_config_version
+
+_COLUMNS = (
+    "key_id, name, key, created_at, updated_at, revoked, revoked_reason, tags, setting_ids, "
+    "cost_limit_micros, cost_limit_over_time_micros, cost_limit_unit, rate_limit_over_time, "
+    "rate_limit_unit, ttl, allowed_paths, should_log_request, should_log_response, "
+    "rotation_enabled, policy_id, is_key_not_hashed"
+)
+
+
+@dataclass(frozen=True)
+class KeyFilter:
+    """Selection of keys for the list endpoints; empty fields select everything."""
+
+    tags: Sequence[str] = ()
+    key_ids: Sequence[str] = ()
+    setting_ids: Sequence[str] | None = None  # None: any; empty list: matches nothing
+    name: str = ""
+    revoked: bool | None = None
+
+
+def _row_to_key(row: Row) -> Key:
+    return Key(
+        key_id=row["key_id"],
+        name=row["name"],
+        key=row["key"],
+        created_at=int(row["created_at"]),
+        updated_at=int(row["updated_at"]),
+        revoked=bool(row["revoked"]),
+        revoked_reason=row["revoked_reason"],
+        tags=tuple(from_json(row["tags"], [])),
+        setting_ids=tuple(from_json(row["setting_ids"], [])),
+        limits=Limits(
+            cost_limit_micros=row["cost_limit_micros"],
+            cost_limit_over_time_micros=row["cost_limit_over_time_micros"],
+            cost_limit_unit=row["cost_limit_unit"],
+            rate_limit_over_time=row["rate_limit_over_time"],
+            rate_limit_unit=row["rate_limit_unit"],
+        ),
+        ttl=row["ttl"],
+        allowed_paths=tuple(PathConfig(**p) for p in from_json(row["allowed_paths"], [])),
+        should_log_request=bool(row["should_log_request"]),
+        should_log_response=bool(row["should_log_response"]),
+        rotation_enabled=bool(row["rotation_enabled"]),
+        policy_id=row["policy_id"],
+        is_key_not_hashed=bool(row["is_key_not_hashed"]),
+    )
+
+
+def _key_values(key: Key) -> tuple[Any, ...]:
+    limits = key.limits
+    return (
+        key.key_id, key.name, key.key, key.created_at, key.updated_at, key.revoked,
+        key.revoked_reason, to_json(list(key.tags)), to_json(list(key.setting_ids)),
+        limits.cost_limit_micros, limits.cost_limit_over_time_micros, limits.cost_limit_unit,
+        limits.rate_limit_over_time, limits.rate_limit_unit, key.ttl,
+        to_json([{"path": p.path, "method": p.method} for p in key.allowed_paths]),
+        key.should_log_request, key.should_log_response, key.rotation_enabled, key.policy_id,
+        key.is_key_not_hashed,
+    )  # fmt: skip
+
+
+class KeyRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def create(self, key: Key) -> Key:
+        """Insert; raises UniqueViolation when the secret (or id) is taken."""
+        with self._db.transaction() as cursor:
+            self._insert(cursor, key)
+            bump_config_version(cursor)
+        return key
+
+    def replace(self, key: Key) -> Key:
+        """Write every field of an existing key (an update is read, change, replace)."""
+        with self._db.transaction() as cursor:
+            assignments = ", ".join(f"{c.strip()} = %s" for c in _COLUMNS.split(","))
+            cursor.execute(
+                f"UPDATE keys SET {assignments} WHERE key_id = %s", (*_key_values(key), key.key_id)
+            )
+            bump_config_version(cursor)
+        return key
+
+    def delete(self, key_id: str) -> bool:
+        with self._db.transaction() as cursor:
+            cursor.execute("DELETE FROM keys WHERE key_id = %s", (key_id,))
+            deleted = cursor.rowcount > 0
+            bump_config_version(cursor)
+        return deleted
+
+    def get(self, key_id: str) -> Key | None:
+        rows = self._db.query(f"SELECT {_COLUMNS} FROM keys WHERE key_id = %s", (key_id,))
+        return _row_to_key(rows[0]) if rows else None
+
+    def find(
+        self, selection: KeyFilter, limit: int | None = None, offset: int = 0, order: str = "asc"
+    ) -> list[Key]:
+        where, params = self._where(selection)
+        direction = "DESC" if order == "desc" else "ASC"
+        sql = f"SELECT {_COLUMNS} FROM keys{where} ORDER BY created_at {direction}, key_id {direction}"
+        if limit is not None:
+            sql += " LIMIT %s OFFSET %s"
+            params += [limit, offset]
+        elif offset:
+            sql += " LIMIT -1 OFFSET %s" if self._db.dialect == "sqlite" else " OFFSET %s"
+            params.append(offset)
+        return [_row_to_key(row) for row in self._db.query(sql, params)]
+
+    def count(self, selection: KeyFilter) -> int:
+        where, params = self._where(selection)
+        return int(self._db.query(f"SELECT COUNT(*) AS n FROM keys{where}", params)[0]["n"])
+
+    def _where(self, selection: KeyFilter) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if selection.tags:
+            sql, values = self._db.json_contains_all("tags", selection.tags)
+            clauses.append(sql)
+            params += values
+        if selection.key_ids:
+            clauses.append(f"key_id IN ({', '.join(['%s'] * len(selection.key_ids))})")
+            params += list(selection.key_ids)
+        if selection.setting_ids is not None:
+            if not selection.setting_ids:
+                clauses.append("1 = 0")
+            else:
+                sql, values = self._db.json_contains_any("setting_ids", selection.setting_ids)
+                clauses.append(sql)
+                params += values
+        if selection.name:
+            clauses.append("LOWER(name) LIKE %s ESCAPE '!'")
+            params.append("%" + _escape_like(selection.name.lower()) + "%")
+        if selection.revoked is not None:
+            clauses.append("revoked = %s")
+            params.append(selection.revoked)
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    @staticmethod
+    def _insert(cursor: Cursor, key: Key) -> None:
+        marks = ", ".join(["%s"] * 21)
+        cursor.execute(f"INSERT INTO keys ({_COLUMNS}) VALUES ({marks})", _key_values(key))
+
+
+def _escape_like(text: str) -> str:
+    """A user's `%` and `_` match themselves in the substring search."""
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")

@@ -1,0 +1,76 @@
+"""Gunicorn settings for both servers; `BRICKS_ROLE` (admin or proxy) picks the bind and defaults.
+
+Environment: ADMIN_PORT / PROXY_PORT (or PORT, as Heroku sets it for `web`), GUNICORN_WORKERS
+(or WEB_CONCURRENCY), GUNICORN_WORKER_CONNECTIONS, GUNICORN_TIMEOUT, GUNICORN_GRACEFUL_TIMEOUT,
+GUNICORN_KEEPALIVE, GUNICORN_WORKER_CLASS. No preload: gevent patches each worker after the fork.
+"""
+
+import logging
+import os
+
+_role = os.environ.get("BRICKS_ROLE", "proxy")
+_log = logging.getLogger("gunicorn.error")
+
+
+def _int(name, default):
+    value = os.environ.get(name, "")
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise SystemExit(f"{name}={value!r} must be a whole number of at least 1")
+    return int(value)
+
+
+def _bind():
+    if _role == "admin":
+        host = "0.0.0.0" if os.environ.get("ADMIN_PASS") else "127.0.0.1"
+        return f"{host}:{_int('ADMIN_PORT', 8001)}"
+    return f"0.0.0.0:{_int('PORT', 0) or _int('PROXY_PORT', 8002)}"
+
+
+def _workers():
+    requested = _int("GUNICORN_WORKERS", _int("WEB_CONCURRENCY", 0))
+    if _role == "admin":
+        return requested or 1
+    if not os.environ.get("REDIS_HOSTS"):
+        # In-process counters are exact only inside one process.
+        if requested > 1:
+            print("REDIS_HOSTS is not set: limits are counted in-process, so the proxy runs 1 worker")
+        return 1
+    return requested or 2
+
+
+bind = [_bind()]
+workers = _workers()
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
+worker_connections = _int("GUNICORN_WORKER_CONNECTIONS", 2000)
+timeout = _int("GUNICORN_TIMEOUT", 30)  # a heartbeat, not a request limit: long streams are fine
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+keepalive = _int("GUNICORN_KEEPALIVE", 75)
+wsgi_app = f"wsgi:{_role}_app"
+proc_name = f"bricksllm-{_role}"
+preload_app = False
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+
+
+def when_ready(server):
+    if _role == "admin" and not os.environ.get("ADMIN_PASS"):
+        server.log.warning(
+            "ADMIN_PASS is not set: the admin API listens on 127.0.0.1 only and needs no X-API-KEY"
+        )
+
+
+def post_fork(server, worker):
+    # psycopg2 blocks the whole worker unless it waits through gevent.
+    if os.environ.get("POSTGRESQL_HOSTS"):
+        from psycogreen.gevent import patch_psycopg
+
+        patch_psycopg()
+
+
+def worker_exit(server, worker):
+    # Drain what the app still holds (events in the queue) before the process ends.
+    shutdown = getattr(worker.wsgi, "shutdown", None)
+    if callable(shutdown):
+        shutdown()

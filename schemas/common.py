@@ -1,0 +1,101 @@
+"""Fields and base classes shared by every admin schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+from app.domain.durations import DurationError, parse_ttl
+from app.domain.limits import COST_UNITS, RATE_UNITS
+
+
+class WireSchema(Schema):
+    """Unknown fields are ignored, as BricksLLM ignores them, so migrating clients keep working."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+def validate_ttl(value: str) -> None:
+    if value == "":
+        return
+    try:
+        parse_ttl(value)
+    except DurationError as exc:
+        raise ValidationError(f"{exc}; use a duration like 90s, 30m, 24h, 2d or 1h30m") from exc
+
+
+class StrictString(fields.String):
+    """A string that refuses numbers and other JSON types instead of coercing them."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str):
+            raise ValidationError("Not a valid string.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class StrictInteger(fields.Integer):
+    """An integer that refuses booleans and numeric strings."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValidationError("Not a valid integer.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class StrictFloat(fields.Float):
+    """A number that refuses booleans and numeric strings."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValidationError("Not a valid number.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class StrictBoolean(fields.Boolean):
+    """true or false only; "yes" and 1 are refused."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, bool):
+            raise ValidationError("Not a valid boolean.")
+        return value
+
+
+def string_list(**kwargs: Any) -> fields.List[Any]:
+    return fields.List(StrictString(validate=validate.Length(max=1000)), **kwargs)
+
+
+def non_negative_usd(**kwargs: Any) -> StrictFloat:
+    return StrictFloat(validate=validate.Range(min=0, max=1e12), allow_nan=False, **kwargs)
+
+
+def rate_unit(**kwargs: Any) -> StrictString:
+    return StrictString(validate=validate.OneOf(("", *RATE_UNITS)), **kwargs)
+
+
+def cost_unit(**kwargs: Any) -> StrictString:
+    return StrictString(validate=validate.OneOf(("", *COST_UNITS)), **kwargs)
+
+
+class PathConfigSchema(WireSchema):
+    path = StrictString(required=True, validate=validate.Length(min=1, max=2048))
+    method = StrictString(
+        required=True,
+        validate=validate.OneOf(("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD")),
+    )
+
+
+class IdListQuerySchema(WireSchema):
+    """Query strings with repeated or comma-separated ids."""
+
+
+def split_values(values: list[str] | None) -> list[str]:
+    """`tags=a&tags=b` and `tags=a,b` both give ["a", "b"]."""
+    result: list[str] = []
+    for value in values or []:
+        result.extend(part.strip() for part in value.split(",") if part.strip())
+    return result

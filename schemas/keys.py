@@ -1,0 +1,119 @@
+"""Key management wire formats (camelCase, as BricksLLM)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from app.domain.limits import limit_pair_errors
+from schemas.common import (
+    PathConfigSchema,
+    StrictBoolean,
+    StrictInteger,
+    StrictString,
+    WireSchema,
+    cost_unit,
+    non_negative_usd,
+    rate_unit,
+    string_list,
+    validate_ttl,
+)
+
+
+class _KeyFieldsSchema(WireSchema):
+    """Fields a client may set on create and on update."""
+
+    name = StrictString(validate=validate.Length(max=512))
+    tags = string_list()
+    settingId = StrictString()
+    settingIds = string_list()
+    costLimitInUsd = non_negative_usd(allow_none=True)
+    costLimitInUsdOverTime = non_negative_usd(allow_none=True)
+    costLimitInUsdUnit = cost_unit(allow_none=True)
+    rateLimitOverTime = StrictInteger(validate=validate.Range(min=0), allow_none=True)
+    rateLimitUnit = rate_unit(allow_none=True)
+    allowedPaths = fields.List(fields.Nested(PathConfigSchema))
+    shouldLogRequest = StrictBoolean()
+    shouldLogResponse = StrictBoolean()
+    rotationEnabled = StrictBoolean()
+    policyId = StrictString()
+
+
+class KeyCreateSchema(_KeyFieldsSchema):
+    name = StrictString(required=True, validate=validate.Length(min=1, max=512))
+    key = StrictString(required=True, validate=validate.Length(min=1, max=1024))
+    ttl = StrictString(validate=validate_ttl)
+    isKeyNotHashed = StrictBoolean()
+
+    @validates_schema
+    def _rules(self, data: dict[str, Any], **_: Any) -> None:
+        errors: dict[str, Any] = dict(limit_pair_errors(data))
+        has_one = "settingId" in data and data["settingId"] != ""
+        has_many = "settingIds" in data and data["settingIds"] != []
+        if has_one == has_many:
+            errors["settingIds"] = ["exactly one of settingId and settingIds is required"]
+        if errors:
+            raise ValidationError(errors)
+
+
+class KeyUpdateSchema(_KeyFieldsSchema):
+    """PATCH bodies are partial; the pair rules are checked on the merged key by the service."""
+
+    revoked = StrictBoolean()
+    revokedReason = StrictString(validate=validate.Length(max=1024))
+
+
+class PathConfigOut(WireSchema):
+    path = fields.String()
+    method = fields.String()
+
+
+class KeySchema(WireSchema):
+    """A key as every key endpoint answers it. `key` is the stored hash (or the raw unhashed key)."""
+
+    name = fields.String()
+    createdAt = fields.Integer()
+    updatedAt = fields.Integer()
+    revoked = fields.Boolean()
+    revokedReason = fields.String()
+    tags = fields.List(fields.String())
+    keyId = fields.String()
+    key = fields.String()
+    costLimitInUsd = fields.Float()
+    costLimitInUsdOverTime = fields.Float()
+    costLimitInUsdUnit = fields.String()
+    rateLimitOverTime = fields.Integer()
+    rateLimitUnit = fields.String()
+    ttl = fields.String()
+    allowedPaths = fields.List(fields.Nested(PathConfigOut))
+    settingId = fields.String()
+    settingIds = fields.List(fields.String())
+    shouldLogRequest = fields.Boolean()
+    shouldLogResponse = fields.Boolean()
+    rotationEnabled = fields.Boolean()
+    policyId = fields.String()
+    isKeyNotHashed = fields.Boolean()
+
+
+class KeyListQuerySchema(WireSchema):
+    tag = StrictString()
+    tags = fields.List(StrictString())
+    provider = StrictString()
+    keyIds = fields.List(StrictString())
+
+
+class KeySearchSchema(WireSchema):
+    keyIds = string_list()
+    tags = string_list()
+    name = StrictString(validate=validate.Length(max=512))
+    revoked = StrictBoolean(allow_none=True)
+    limit = StrictInteger(validate=validate.Range(min=0, max=10000))
+    offset = StrictInteger(validate=validate.Range(min=0))
+    order = StrictString(validate=validate.OneOf(("asc", "desc")))
+    returnCount = StrictBoolean()
+
+
+class KeySearchResultSchema(WireSchema):
+    keys = fields.List(fields.Nested(KeySchema))
+    count = fields.Integer()

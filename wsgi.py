@@ -1,0 +1,26 @@
+"""WSGI entry points: `wsgi:admin_app` (port 8001) and `wsgi:proxy_app` (port 8002).
+
+Each is built lazily on first use inside the gunicorn worker (after gevent patched it), so that
+importing this module connects to nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app import create_app
+
+
+class _LazyApp:
+    def __init__(self, role: str) -> None:
+        self._role = role
+        self._app: Any = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if self._app is None:
+            self._app = create_app(self._role)
+        return self._app(environ, start_response)
+
+
+admin_app = _LazyApp("admin")
+proxy_app = _LazyApp("proxy")
