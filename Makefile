@@ -19,7 +19,7 @@ migrate: $(STAMP)
 	$(BIN)/python -m app.cli migrate
 
 lint: $(STAMP)
-	$(BIN)/ruff check app schemas tests bench wsgi.py gunicorn.conf.py
+	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

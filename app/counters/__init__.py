@@ -1,0 +1,1 @@
+"""Rate and spend counters with reservations: the interface (base) and its backends (redis, memory)."""

@@ -1,0 +1,270 @@
+"""Redis limit counters: `LimitCounters` shared by every worker and replica, one round trip a call.
+
+Owns the Redis key layout, the two Lua scripts and the client factory. Each `admit` and each
+`settle` is one EVALSHA (redis-py's `register_script` reloads the script on NOSCRIPT), so the check
+and the take are atomic across processes. Window names and TTLs are computed here in Python from the
+caller's `now`, which keeps the scripts small and lets tests roll windows without sleeping.
+
+Keys (`<p>` = key prefix, `<w>` = `<scope>:<unit>:<window start>` or `<scope>:total`):
+- `<p>rl:<w>`  string: requests admitted in a rate window; expires after its window.
+- `<p>cs:<w>`  hash {spend, reserved}: settled spend and open reservations of a cost window.
+- `<p>cr:<w>`  zset: open reservations, member `<amount>:<id>`, score = expiry time. Expired
+  members are removed (and subtracted from `reserved`) by the admit script before it checks.
+Cost keys expire a grace period after their window ends; total windows never expire.
+Connection errors and timeouts surface as `CountersUnavailable`; the caller applies the
+fail-open/fail-closed policy. The scripts touch several keys, so Redis Cluster is not supported.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections.abc import Sequence
+
+import redis
+from redis.backoff import NoBackoff
+from redis.commands.core import Script
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
+from redis.typing import EncodableT
+
+from app.counters.base import (
+    DEFAULT_RESERVATION_TTL_S,
+    CostLimit,
+    CountersUnavailable,
+    Denial,
+    RateLimit,
+    Reservation,
+    check_amount,
+    check_distinct,
+    cost_window,
+    cost_window_end,
+    denial,
+    rate_window,
+)
+from app.domain.windows import window_end
+
+# A replica promoted mid-failover answers writes with READONLY: as unavailable as a dead socket.
+_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ReadOnlyError)
+# Rate keys outlive their window a little so replicas with skewed clocks still share one counter.
+_RATE_GRACE_S = 60
+# Cost keys outlive their window by the reservation ttl and this, so late settles still land.
+_COST_GRACE_S = 60
+
+# KEYS: rate keys (ARGV[1] of them), then a (hash, zset) pair per cost limit.
+# ARGV: n_rates, now, expiry, estimate, member, then (limit, ttl) per rate and (limit, ttl) per cost;
+# ttl "0" = never expires. Returns 0 when admitted, else the 1-based index of the failing limit.
+_ADMIT_LUA = """
+local nr = tonumber(ARGV[1])
+local now = ARGV[2]
+local est = tonumber(ARGV[4])
+local nc = (#KEYS - nr) / 2
+for i = 1, nr do
+  if tonumber(redis.call('GET', KEYS[i]) or 0) >= tonumber(ARGV[4 + 2 * i]) then return i end
+end
+local base = 5 + 2 * nr
+for j = 1, nc do
+  local h, z = KEYS[nr + 2 * j - 1], KEYS[nr + 2 * j]
+  local gone = redis.call('ZRANGEBYSCORE', z, '-inf', now)
+  if #gone > 0 then
+    local sum = 0
+    for _, m in ipairs(gone) do sum = sum + tonumber(string.match(m, '^%d+')) end
+    redis.call('ZREMRANGEBYSCORE', z, '-inf', now)
+    redis.call('HINCRBY', h, 'reserved', -sum)
+  end
+  local v = redis.call('HMGET', h, 'spend', 'reserved')
+  local used = (tonumber(v[1]) or 0) + (tonumber(v[2]) or 0)
+  local limit = tonumber(ARGV[base + 2 * j - 1])
+  if used >= limit or used + est > limit then return nr + j end
+end
+for i = 1, nr do
+  if redis.call('INCR', KEYS[i]) == 1 then redis.call('EXPIRE', KEYS[i], ARGV[5 + 2 * i]) end
+end
+if est > 0 then
+  for j = 1, nc do
+    local h, z, ttl = KEYS[nr + 2 * j - 1], KEYS[nr + 2 * j], ARGV[base + 2 * j]
+    redis.call('HINCRBY', h, 'reserved', ARGV[4])
+    redis.call('ZADD', z, ARGV[3], ARGV[5])
+    if ttl ~= '0' then
+      redis.call('EXPIRE', h, ttl, 'NX')
+      redis.call('EXPIRE', z, ttl, 'NX')
+    end
+  end
+end
+return 0
+"""
+
+# KEYS: a (hash, zset) pair per cost window. ARGV: member ('' = none), -reserved amount, actual,
+# then a ttl per window for a hash this call creates ("0" = never expires).
+_SETTLE_LUA = """
+for j = 1, #KEYS / 2 do
+  local h = KEYS[2 * j - 1]
+  if ARGV[1] ~= '' and redis.call('ZREM', KEYS[2 * j], ARGV[1]) == 1 then
+    redis.call('HINCRBY', h, 'reserved', ARGV[2])
+  end
+  redis.call('HINCRBY', h, 'spend', ARGV[3])
+  if ARGV[3 + j] ~= '0' then redis.call('EXPIRE', h, ARGV[3 + j], 'NX') end
+end
+return 0
+"""
+
+
+class RedisCounters:
+    """`LimitCounters` on Redis; all key names start with `key_prefix`."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        key_prefix: str = "bricks:",
+        reservation_ttl_s: float = DEFAULT_RESERVATION_TTL_S,
+    ) -> None:
+        self._client = client
+        self._prefix = key_prefix
+        self._reservation_ttl_s = reservation_ttl_s
+        # Registering only hashes the script locally; nothing connects until the first call.
+        self._admit = client.register_script(_ADMIT_LUA)
+        self._settle = client.register_script(_SETTLE_LUA)
+
+    def admit(
+        self,
+        rates: Sequence[RateLimit],
+        costs: Sequence[CostLimit],
+        estimate_micros: int,
+        now: float,
+    ) -> Reservation | Denial:
+        """Take a slot of every rate limit and reserve the estimate on every cost limit, or nothing."""
+        check_amount(estimate_micros)
+        rate_ids = [rate_window(rate, now) for rate in rates]
+        cost_ids = [cost_window(cost, now) for cost in costs]
+        check_distinct(rate_ids)
+        check_distinct(cost_ids)
+        reservation_id = uuid.uuid4().hex
+        if rates or costs:
+            member = f"{estimate_micros}:{reservation_id}"
+            keys, head, limits = self._admit_call(rates, rate_ids, costs, cost_ids, now)
+            args = [*head, estimate_micros, member, *limits]
+            failed = self._run(self._admit, keys, args)
+            if failed:  # the 1-based index of the failing limit: rates first, then costs
+                index = failed - 1
+                limit = rates[index] if index < len(rates) else costs[index - len(rates)]
+                return denial(limit, now)
+        return Reservation(reservation_id, tuple(cost_ids), estimate_micros)
+
+    def settle(self, reservation: Reservation, actual_micros: int) -> None:
+        """Release the reservation and record the actual cost in the windows it was taken in."""
+        check_amount(actual_micros)
+        member = (
+            f"{reservation.amount_micros}:{reservation.id}" if reservation.amount_micros else ""
+        )
+        self._add(
+            reservation.windows, member, reservation.amount_micros, actual_micros, time.time()
+        )
+
+    def add_spend(self, costs: Sequence[CostLimit], amount_micros: int, now: float) -> None:
+        """Record spend that had no reservation in the current window of each cost limit."""
+        check_amount(amount_micros)
+        windows = [cost_window(cost, now) for cost in costs]
+        check_distinct(windows)
+        self._add(windows, "", 0, amount_micros, now)
+
+    def spend(self, cost: CostLimit, now: float) -> int:
+        """Recorded (settled) spend in the current window of `cost`."""
+        key = f"{self._prefix}cs:{cost_window(cost, now)}"
+        try:
+            value = self._client.hget(key, "spend")
+        except _UNAVAILABLE as exc:
+            raise CountersUnavailable(str(exc)) from exc
+        return int(value) if value else 0
+
+    def _admit_call(
+        self,
+        rates: Sequence[RateLimit],
+        rate_ids: Sequence[str],
+        costs: Sequence[CostLimit],
+        cost_ids: Sequence[str],
+        now: float,
+    ) -> tuple[list[str], list[EncodableT], list[EncodableT]]:
+        """Keys, the leading arguments (n_rates, now, expiry) and the (limit, ttl) pairs of the admit
+        script; the estimate and member go between the last two."""
+        prefix = self._prefix
+        keys = [f"{prefix}rl:{wid}" for wid in rate_ids]
+        limits: list[EncodableT] = []
+        for rate in rates:
+            limits += [rate.limit, _rate_ttl(rate, now)]
+        for cost, wid in zip(costs, cost_ids, strict=True):
+            keys += [f"{prefix}cs:{wid}", f"{prefix}cr:{wid}"]
+            limits += [cost.limit_micros, self._cost_ttl(wid, now)]
+        return keys, [len(rates), repr(now), repr(now + self._reservation_ttl_s)], limits
+
+    def _add(
+        self, windows: Sequence[str], member: str, reserved: int, actual: int, now: float
+    ) -> None:
+        if not windows:
+            return
+        keys: list[str] = []
+        for wid in windows:
+            keys += [f"{self._prefix}cs:{wid}", f"{self._prefix}cr:{wid}"]
+        args: list[EncodableT] = [member, -reserved, actual]
+        args += [self._cost_ttl(wid, now) for wid in windows]
+        self._run(self._settle, keys, args)
+
+    def _cost_ttl(self, window: str, now: float) -> int:
+        end = cost_window_end(window)
+        if end is None:
+            return 0
+        grace = math.ceil(self._reservation_ttl_s) + _COST_GRACE_S
+        return max(0, math.ceil(end - now)) + grace
+
+    @staticmethod
+    def _run(script: Script, keys: list[str], args: list[EncodableT]) -> int:
+        try:
+            return int(script(keys=keys, args=args))
+        except _UNAVAILABLE as exc:
+            raise CountersUnavailable(str(exc)) from exc
+
+
+def _rate_ttl(rate: RateLimit, now: float) -> int:
+    return window_end(rate.unit, now) - math.floor(now) + _RATE_GRACE_S
+
+
+def make_redis_client(
+    hosts: str | Sequence[str],
+    port: int,
+    password: str | None,
+    read_timeout_s: float,
+    write_timeout_s: float,
+    max_connections: int = 50,
+    pool_timeout_s: float = 1.0,
+) -> redis.Redis:
+    """A client that never hangs: a blocking pool of `max_connections` (waiting at most
+    `pool_timeout_s` for a free one), socket timeouts on connect and on every command, no retries.
+
+    `hosts` is `REDIS_HOSTS` (comma separated, as in BricksLLM); the first host is used.
+    A command's socket timeout is the larger of the read and write timeouts (redis-py has one
+    timeout for both directions); connecting is bounded by the write timeout.
+    """
+    host = _first_host(hosts)
+    pool = redis.BlockingConnectionPool(  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+        host=host,
+        port=port,
+        password=password or None,
+        socket_timeout=max(read_timeout_s, write_timeout_s),
+        socket_connect_timeout=write_timeout_s,
+        socket_keepalive=True,
+        # No retries: a retried admit that had already run would take a second slot.
+        retry=Retry(NoBackoff(), 0),
+        max_connections=max_connections,
+        timeout=pool_timeout_s,
+    )
+    return redis.Redis(connection_pool=pool)
+
+
+def _first_host(hosts: str | Sequence[str]) -> str:
+    names = hosts.split(",") if isinstance(hosts, str) else list(hosts)
+    for name in names:
+        if name.strip():
+            return name.strip()
+    raise ValueError("REDIS_HOSTS names no host")
