@@ -71,5 +71,21 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
 
 def _setup_proxy(app: flask.Flask, container: Container) -> None:
     from app.admin import health
+    from app.proxy import views
+    from app.proxy.runtime import build_runtime
+    from app.storage.events import EventRepository
 
+    events = _DirectEvents(EventRepository(container.db))
+    container.runtime["proxy"] = build_runtime(container.settings, container.db, events)
     app.register_blueprint(health.blp)
+    app.register_blueprint(views.blp)
+
+
+class _DirectEvents:
+    """Writes each event at once (replaced by the batching event bus)."""
+
+    def __init__(self, repository: Any) -> None:
+        self._repository = repository
+
+    def publish(self, event: Any) -> None:
+        self._repository.insert_many([event])

@@ -1,0 +1,96 @@
+"""Prices one request from its operation, model and usage; estimates it before the call.
+
+Built on the price tables (`pricing.py`) and the tokenizer (`tokens.py`). A per-setting costMap
+is parsed once per setting version, not once per request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.domain.entities import ProviderSetting
+from app.providers import pricing
+from app.providers.base import Operation, Usage
+from app.providers.tokens import TokenCounter
+
+PRICED_KINDS = frozenset({"chat", "completions", "embeddings", "speech", "transcription", "image"})
+# Above this size the prompt is estimated from its length instead of tokenized on the hub.
+MAX_TOKENIZED_BODY = 64 * 1024
+
+
+class Pricer:
+    def __init__(self, tokens: TokenCounter) -> None:
+        self.tokens = tokens
+        self._cost_maps: dict[tuple[str, int], pricing.CostMap] = {}
+
+    def cost_map(self, setting: ProviderSetting | None) -> pricing.CostMap | None:
+        if setting is None or not setting.cost_map:
+            return None
+        cache_key = (setting.id, setting.updated_at)
+        found = self._cost_maps.get(cache_key)
+        if found is None:
+            found = self._cost_maps[cache_key] = pricing.CostMap.from_setting(setting.cost_map)
+        return found
+
+    def is_priced(self, operation: Operation, model: str, setting: ProviderSetting | None) -> bool:
+        if operation.kind not in PRICED_KINDS:
+            return True  # nothing to price: the request costs 0
+        return bool(model) and pricing.has_price(model, self.cost_map(setting))
+
+    def cost(
+        self, operation: Operation, model: str, usage: Usage, setting: ProviderSetting | None,
+        body: dict[str, Any] | None = None,
+    ) -> int:  # fmt: skip
+        """Micro-dollars for the usage; 0 when the model has no known price."""
+        cost_map = self.cost_map(setting)
+        kind = operation.kind
+        result: int | None = 0
+        if kind in ("chat", "completions"):
+            result = pricing.chat_cost_micros(
+                model, usage.prompt_tokens, usage.completion_tokens, usage.cached_prompt_tokens,
+                cost_map=cost_map,
+            )  # fmt: skip
+        elif kind == "embeddings":
+            result = pricing.embedding_cost_micros(model, usage.prompt_tokens, cost_map=cost_map)
+        elif kind == "speech":
+            result = pricing.speech_cost_micros(model, usage.characters)
+        elif kind == "transcription":
+            result = pricing.audio_transcription_cost_micros(model, usage.audio_seconds)
+        elif kind == "image" and body is not None:
+            count = body.get("n")
+            n = count if isinstance(count, int) else 1
+            result = pricing.image_cost_micros(model, body.get("size"), body.get("quality"), n)
+        return result or 0
+
+    def estimate(
+        self, operation: Operation, model: str, body: dict[str, Any] | None, raw_size: int,
+        setting: ProviderSetting | None,
+    ) -> int:  # fmt: skip
+        """The reservation for a request: counted prompt tokens plus its max output tokens."""
+        if operation.kind not in PRICED_KINDS or not model:
+            return 0
+        usage = Usage(prompt_tokens=self.prompt_tokens(operation, model, body, raw_size))
+        if body is not None:
+            limit = body.get("max_completion_tokens") or body.get("max_tokens") or 0
+            usage.completion_tokens = limit if isinstance(limit, int) and limit > 0 else 0
+            if operation.kind == "speech" and isinstance(body.get("input"), str):
+                usage.characters = len(body["input"])
+        return self.cost(operation, model, usage, setting, body)
+
+    def prompt_tokens(
+        self, operation: Operation, model: str, body: dict[str, Any] | None, raw_size: int
+    ) -> int:
+        if body is None:
+            return 0
+        if raw_size > MAX_TOKENIZED_BODY:
+            return raw_size // 3
+        if operation.kind == "chat":
+            return self.tokens.count_chat_prompt(model, body.get("messages") or [], body.get("tools"))
+        if operation.kind == "completions":
+            return self.tokens.count_completion_prompt(model, body.get("prompt", ""))
+        if operation.kind == "embeddings":
+            return self.tokens.count_embedding_input(model, body.get("input", ""))
+        return 0
+
+    def completion_tokens(self, model: str, parts: list[str]) -> int:
+        return self.tokens.count_text(model, "".join(parts)) if parts else 0

@@ -1,0 +1,1 @@
+"""The proxy (port 8002). Read `pipeline.py` first: it lists the stages a request passes through."""

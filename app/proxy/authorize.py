@@ -1,0 +1,52 @@
+"""Stage 2: may this key do this? Allowed paths, an eligible provider setting, allowed models."""
+
+from __future__ import annotations
+
+import random
+
+import orjson
+
+from app.errors import ProxyError
+from app.providers.registry import adapter_for
+from app.proxy.context import RequestContext
+from app.proxy.snapshot import Snapshot
+
+
+def read_body(ctx: RequestContext) -> None:
+    """Parse a JSON body once; pick the model and the user from JSON or multipart fields."""
+    request = ctx.request
+    if request.body and request.is_json:
+        try:
+            parsed = orjson.loads(request.body)
+        except orjson.JSONDecodeError as exc:
+            raise ProxyError(400, "request body is not valid JSON") from exc
+        if isinstance(parsed, dict):
+            ctx.parsed = parsed
+    fields = ctx.parsed if ctx.parsed is not None else request.form_fields
+    model, user = fields.get("model"), fields.get("user")
+    ctx.model = model if isinstance(model, str) else ""
+    ctx.event.model = ctx.model
+    ctx.event.user_id = user if isinstance(user, str) else ""
+
+
+def authorize(ctx: RequestContext, snapshot: Snapshot) -> None:
+    assert ctx.key is not None and ctx.route is not None
+    key, route = ctx.key, ctx.route
+    if key.allowed_paths and not any(
+        allowed.method.upper() == ctx.request.method
+        and allowed.path.rstrip("/") in (ctx.request.path.rstrip("/"), route.template)
+        for allowed in key.allowed_paths
+    ):
+        raise ProxyError(403, f"path {ctx.request.method} {ctx.request.path} is not allowed for this key")
+    eligible = [
+        snapshot.settings[sid]
+        for sid in key.setting_ids
+        if sid in snapshot.settings and snapshot.settings[sid].provider == route.provider
+    ]
+    if not eligible:
+        raise ProxyError(401, f"this key has no {route.provider} provider setting")
+    setting = random.choice(eligible) if key.rotation_enabled else eligible[0]
+    if setting.allowed_models and ctx.model and ctx.model not in setting.allowed_models:
+        raise ProxyError(403, f"model {ctx.model} is not allowed")
+    ctx.setting = setting
+    ctx.adapter = adapter_for(setting.provider)

@@ -1,0 +1,70 @@
+"""The typed state one proxied request carries through the stages, and what the proxy answers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.counters.base import Reservation
+from app.domain.entities import Key, ProviderSetting
+from app.domain.events import Event
+from app.errors import ProxyError
+from app.providers.base import ProviderAdapter, Usage
+from app.proxy.routes import RouteMatch
+
+
+@dataclass(frozen=True)
+class ProxyRequest:
+    """The client's request as the views read it; nothing else touches flask.request."""
+
+    method: str
+    path: str
+    query: str
+    headers: Mapping[str, str]  # case-insensitive lookups
+    body: bytes
+    form_fields: Mapping[str, str] = field(default_factory=dict)  # multipart text fields
+
+    @property
+    def is_json(self) -> bool:
+        return "json" in self.headers.get("Content-Type", "") or self.body[:1] in (b"{", b"[")
+
+
+@dataclass
+class ProxyResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes | Iterable[bytes]
+
+
+@dataclass
+class RequestContext:
+    request: ProxyRequest
+    event: Event
+    started: float = field(default_factory=time.monotonic)
+    route: RouteMatch | None = None
+    key: Key | None = None
+    setting: ProviderSetting | None = None
+    adapter: ProviderAdapter | None = None
+    parsed: dict[str, Any] | None = None
+    model: str = ""
+    reservation: Reservation | None = None
+    usage: Usage | None = None
+
+    def elapsed_ms(self) -> int:
+        return int((time.monotonic() - self.started) * 1000)
+
+    @property
+    def wants_stream(self) -> bool:
+        return bool(self.parsed and self.parsed.get("stream") is True)
+
+
+def error_response(error: ProxyError) -> ProxyResponse:
+    """A gateway-made error in OpenAI's shape; never carries a key."""
+    import orjson
+
+    headers = [("Content-Type", "application/json")]
+    if error.retry_after is not None:
+        headers.append(("Retry-After", str(error.retry_after)))
+    return ProxyResponse(error.status, headers, orjson.dumps(error.body()))

@@ -1,0 +1,79 @@
+"""Stage 3: rate and spend limits, checked and reserved atomically before the call.
+
+Redis down: rate-only requests fail open and requests under a cost limit fail closed (503), both
+configurable. A model without a price is refused (400) only when a cost limit must be enforced.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from app.counters.base import CostLimit, CountersUnavailable, Denial, LimitCounters, RateLimit
+from app.domain.entities import Limits
+from app.errors import ProxyError
+from app.providers.costs import Pricer
+from app.proxy.context import RequestContext
+
+log = logging.getLogger(__name__)
+
+
+def limits_of(scope: str, limits: Limits) -> tuple[list[RateLimit], list[CostLimit]]:
+    rates = []
+    if limits.rate_limit_over_time and limits.rate_limit_unit:
+        rates.append(RateLimit(scope, limits.rate_limit_over_time, limits.rate_limit_unit))
+    costs = []
+    if limits.cost_limit_micros:
+        costs.append(CostLimit(scope, limits.cost_limit_micros, None))
+    if limits.cost_limit_over_time_micros and limits.cost_limit_unit:
+        costs.append(CostLimit(scope, limits.cost_limit_over_time_micros, limits.cost_limit_unit))
+    return rates, costs
+
+
+def _denial_error(denial: Denial) -> ProxyError:
+    limit = denial.limit
+    if isinstance(limit, RateLimit):
+        message = f"key rate limit exceeded: {limit.limit} requests per {limit.unit}"
+    elif limit.unit is None:
+        message = f"key total cost limit of ${limit.limit_micros / 1e6:g} reached"
+    else:
+        message = f"key cost limit of ${limit.limit_micros / 1e6:g} per {limit.unit} reached"
+    return ProxyError(429, message, retry_after=denial.retry_after_s)
+
+
+def reserve(
+    ctx: RequestContext, counters: LimitCounters, pricer: Pricer, fail_open: tuple[bool, bool]
+) -> None:
+    """Admit the request against the key's limits, holding its estimated cost."""
+    assert ctx.key is not None and ctx.route is not None
+    rates, costs = limits_of(f"key:{ctx.key.key_id}", ctx.key.limits)
+    if not rates and not costs:
+        return
+    operation = ctx.route.operation
+    estimate = 0
+    if costs:
+        if not pricer.is_priced(operation, ctx.model, ctx.setting):
+            raise ProxyError(400, f"model {ctx.model or '(none)'} has no price and this key has a cost limit")
+        estimate = pricer.estimate(operation, ctx.model, ctx.parsed, len(ctx.request.body), ctx.setting)
+    try:
+        outcome = counters.admit(rates, costs, estimate, time.time())
+    except CountersUnavailable as exc:
+        rate_open, cost_open = fail_open
+        if (costs and not cost_open) or (not costs and not rate_open):
+            raise ProxyError(503, "limits cannot be checked right now; try again shortly") from exc
+        log.warning("counters unavailable, admitting without limits: %s", exc)
+        return
+    if isinstance(outcome, Denial):
+        raise _denial_error(outcome)
+    ctx.reservation = outcome
+
+
+def settle(ctx: RequestContext, counters: LimitCounters, actual_micros: int) -> None:
+    """Replace the reservation by the actual cost; never raises into the response."""
+    reservation, ctx.reservation = ctx.reservation, None
+    if reservation is None:
+        return
+    try:
+        counters.settle(reservation, actual_micros)
+    except CountersUnavailable as exc:
+        log.error("could not settle %d micro-dollars for key %s: %s", actual_micros, ctx.event.key_id, exc)

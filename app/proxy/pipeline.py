@@ -1,0 +1,123 @@
+"""One proxied request, stage by stage. Read this file first.
+
+    route        -> which provider and operation the path is          (routes.py, 404)
+    authenticate -> which key is calling                              (authenticate.py, 401)
+    read body    -> model and user from JSON or multipart             (authorize.py, 400)
+    authorize    -> allowed paths, a provider setting, allowed models (authorize.py, 401/403)
+    limits       -> rate and spend limits, reserved atomically        (limits.py, 429/503/400)
+    upstream     -> the provider call on a pooled connection          (upstream.py, 502/504)
+    relay        -> body or SSE stream back to the client             (relay.py)
+    accounting   -> price, settle, publish exactly one event          (accounting.py)
+
+Every path out of `handle` (an error at any stage included) ends in `accounting.finish` once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import orjson
+
+from app.config import Settings
+from app.counters.base import LimitCounters
+from app.domain.events import Event
+from app.errors import ProxyError
+from app.providers.base import Usage
+from app.providers.costs import Pricer
+from app.proxy import accounting
+from app.proxy.authenticate import authenticate
+from app.proxy.authorize import authorize, read_body
+from app.proxy.context import ProxyRequest, ProxyResponse, RequestContext, error_response
+from app.proxy.limits import reserve
+from app.proxy.relay import relay_body, relay_stream
+from app.proxy.routes import RouteTable
+from app.proxy.snapshot import SnapshotHolder
+from app.proxy.upstream import UpstreamPool, UpstreamRequest, forward_headers
+from app.services.clock import new_id
+
+
+@dataclass
+class ProxyRuntime:
+    """What the proxy holds per process."""
+
+    settings: Settings
+    routes: RouteTable
+    snapshot: SnapshotHolder
+    counters: LimitCounters
+    pricer: Pricer
+    upstream: UpstreamPool
+    events: accounting.EventPublisher
+
+
+def handle(request: ProxyRequest, runtime: ProxyRuntime) -> ProxyResponse:
+    ctx = RequestContext(request, _new_event(request))
+    finish = partial(_finish, counters=runtime.counters, events=runtime.events)
+    try:
+        ctx.route = runtime.routes.match(request.method, request.path)
+        if ctx.route is None:
+            raise ProxyError(404, "route not supported")
+        ctx.event.provider = ctx.route.provider
+        authenticate(ctx, runtime.snapshot.current)
+        read_body(ctx)
+        authorize(ctx, runtime.snapshot.current)
+        settings = runtime.settings
+        reserve(ctx, runtime.counters, runtime.pricer,
+                (settings.rate_limit_fail_open, settings.cost_limit_fail_open))  # fmt: skip
+        return _call_upstream(ctx, runtime, finish)
+    except ProxyError as error:
+        finish(ctx, error.status, None, 0, error.message)
+        return error_response(error)
+
+
+def _call_upstream(ctx: RequestContext, runtime: ProxyRuntime, finish: Any) -> ProxyResponse:
+    assert ctx.adapter is not None and ctx.setting is not None and ctx.route is not None
+    body, hide_usage = ctx.request.body, False
+    if ctx.wants_stream and ctx.parsed is not None and ctx.route.operation.kind in ("chat", "completions"):
+        body, hide_usage = ctx.adapter.prepare_stream_body(body, ctx.parsed)
+    upstream = runtime.upstream.send(UpstreamRequest(
+        method=ctx.request.method,
+        url=ctx.adapter.upstream_url(ctx.setting, ctx.route.operation, ctx.request.query),
+        headers=forward_headers(ctx.request.headers, ctx.adapter.auth_headers(ctx.setting)),
+        body=body,
+        timeout_s=_timeout(ctx.request, runtime.settings.proxy_timeout),
+    ))  # fmt: skip
+    if "text/event-stream" in (upstream.get("content-type") or ""):
+        return relay_stream(ctx, upstream, runtime.pricer, finish, hide_usage)
+    return relay_body(ctx, upstream, runtime.pricer, finish)
+
+
+def _finish(
+    ctx: RequestContext, status: int, usage: Usage | None, cost: int, error: str,
+    *, counters: LimitCounters, events: accounting.EventPublisher,
+) -> None:  # fmt: skip
+    accounting.finish(ctx, status, usage, cost, counters, events, error)
+
+
+def _timeout(request: ProxyRequest, default_s: float) -> float:
+    """`x-request-timeout` (seconds, or a Go duration) shortens PROXY_TIMEOUT for one request."""
+    from app.domain.durations import DurationError, parse_duration
+
+    raw = request.headers.get("x-request-timeout", "").strip()
+    if not raw:
+        return default_s
+    try:
+        seconds = float(raw) if raw.replace(".", "", 1).isdigit() else parse_duration(raw)
+    except DurationError as exc:
+        raise ProxyError(400, "x-request-timeout is not a duration") from exc
+    return min(seconds, default_s) if seconds > 0 else default_s
+
+
+def _new_event(request: ProxyRequest) -> Event:
+    event = Event(id=new_id(), created_at=int(time.time()), path=request.path, method=request.method)
+    event.custom_id = request.headers.get("X-CUSTOM-EVENT-ID", "")
+    raw_metadata = request.headers.get("X-METADATA")
+    if raw_metadata:
+        try:
+            metadata = orjson.loads(raw_metadata)
+            event.metadata = metadata if isinstance(metadata, dict) else {"value": metadata}
+        except orjson.JSONDecodeError:
+            event.metadata = {"raw": raw_metadata}
+    return event

@@ -1,0 +1,156 @@
+"""Stage 6: hand the upstream answer to the client, a whole body or an SSE stream event by event.
+
+A stream is a generator that owns the upstream response: its `finally` closes the upstream and
+settles the accounting, also when the client goes away (GeneratorExit). An upstream that dies
+mid-stream ends the client's stream with an error event, never a clean `[DONE]`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Generator, Iterator
+from typing import Any
+
+import orjson
+
+from app.errors import ProxyError
+from app.providers import sse
+from app.providers.base import StreamState, Usage
+from app.providers.costs import Pricer
+from app.proxy.context import ProxyResponse, RequestContext, error_response
+from app.proxy.upstream import abort, response_headers
+
+log = logging.getLogger(__name__)
+Finish = Callable[[RequestContext, int, Usage | None, int, str], None]
+
+STREAM_ERROR = (
+    b'data: {"error":{"code":"502","message":"[BricksLLM] upstream stream ended early",'
+    b'"type":"upstream_error"}}\n\n'
+)
+
+
+def relay_body(ctx: RequestContext, upstream: Any, pricer: Pricer, finish: Finish) -> ProxyResponse:
+    """Read the whole body, price it from its usage, settle, then answer."""
+    try:
+        body = upstream.read()
+    except OSError as exc:
+        abort(upstream)
+        error = ProxyError(502, f"upstream read failed: {type(exc).__name__}")
+        finish(ctx, error.status, None, 0, error.message)
+        return error_response(error)
+    upstream.release()
+    status = upstream.status_code
+    usage = _usage_of_body(ctx, body) if 200 <= status < 300 else None
+    cost = pricer.cost(ctx.route.operation, ctx.model, usage, ctx.setting, ctx.parsed) if (usage and ctx.route) else 0
+    if ctx.key is not None and ctx.key.should_log_response:
+        ctx.event.response_body = body
+    finish(ctx, status, usage, cost, "")
+    return ProxyResponse(status, response_headers(upstream), body)
+
+
+def _usage_of_body(ctx: RequestContext, body: bytes) -> Usage | None:
+    if ctx.adapter is None or ctx.route is None or not body.startswith(b"{"):
+        return None
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(parsed, dict):
+        return None
+    if isinstance(parsed.get("model"), str) and parsed["model"]:
+        ctx.model = ctx.event.model = parsed["model"]
+    usage = ctx.adapter.usage_from_body(ctx.route.operation, parsed)
+    if usage is None and ctx.route.operation.kind == "transcription":
+        duration = parsed.get("duration")
+        usage = Usage(audio_seconds=float(duration), source="provider") if isinstance(duration, (int, float)) else None
+    if usage is None and ctx.route.operation.kind == "speech" and ctx.parsed:
+        usage = Usage(characters=len(str(ctx.parsed.get("input", ""))), source="local")
+    return usage
+
+
+def relay_stream(
+    ctx: RequestContext, upstream: Any, pricer: Pricer, finish: Finish, hide_usage: bool
+) -> ProxyResponse:
+    headers = [(k, v) for k, v in response_headers(upstream) if k.lower() != "content-type"]
+    headers += [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache"),
+                ("X-Accel-Buffering", "no")]  # fmt: skip
+    stream = _stream(ctx, upstream, pricer, finish, hide_usage)
+    state = StreamState()
+
+    def never_started() -> None:
+        abort(upstream)
+        _finish_stream(ctx, state, pricer, finish, (499, "client disconnected before the stream"))
+
+    return ProxyResponse(upstream.status_code, headers, OwnedStream(stream, never_started))
+
+
+class OwnedStream:
+    """Wraps the stream generator so that a close before the first read still cleans up: a
+    generator closed before it started never runs its `finally`."""
+
+    def __init__(self, generator: Generator[bytes, None, None], on_close_unstarted: Callable[[], None]) -> None:
+        self._generator = generator
+        self._on_close_unstarted = on_close_unstarted
+        self._started = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        self._started = True
+        return self._generator
+
+    def close(self) -> None:
+        if not self._started:
+            self._started = True
+            self._on_close_unstarted()
+        self._generator.close()
+
+
+def _stream(
+    ctx: RequestContext, upstream: Any, pricer: Pricer, finish: Finish, hide_usage: bool
+) -> Generator[bytes, None, None]:
+    state = StreamState()
+    outcome: tuple[int, str] = (499, "client disconnected")
+    completed = False
+    try:
+        while True:
+            raw = upstream.readline(b"\n\n")
+            if not raw:
+                outcome = (502, "upstream stream ended early")
+                yield STREAM_ERROR
+                return
+            data = sse.event_data(raw)
+            if data == sse.DONE:
+                _finish_stream(ctx, state, pricer, finish, (upstream.status_code, ""))
+                completed = True
+                yield raw
+                upstream.release()
+                return
+            parsed = sse.parse_json_data(data) if data else None
+            usage_only = (
+                parsed is not None and ctx.adapter is not None
+                and ctx.adapter.observe_stream_event(state, parsed)
+            )  # fmt: skip
+            if usage_only and hide_usage:
+                continue
+            yield raw
+    except OSError as exc:
+        outcome = (502, f"upstream stream failed: {type(exc).__name__}")
+        yield STREAM_ERROR
+    finally:
+        if not completed:
+            abort(upstream)
+            _finish_stream(ctx, state, pricer, finish, outcome)
+
+
+def _finish_stream(
+    ctx: RequestContext, state: StreamState, pricer: Pricer, finish: Finish, outcome: tuple[int, str]
+) -> None:
+    if state.model:
+        ctx.model = ctx.event.model = state.model
+    usage = state.usage
+    if usage is None:
+        # No provider usage (stream cut short, or a provider that does not report it): count here.
+        operation = ctx.route.operation if ctx.route else None
+        prompt = pricer.prompt_tokens(operation, ctx.model, ctx.parsed, len(ctx.request.body)) if operation else 0
+        usage = Usage(prompt, pricer.completion_tokens(ctx.model, state.completion_parts), source="local")
+    cost = pricer.cost(ctx.route.operation, ctx.model, usage, ctx.setting, ctx.parsed) if ctx.route else 0
+    finish(ctx, outcome[0], usage, cost, outcome[1])

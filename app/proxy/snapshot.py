@@ -1,0 +1,77 @@
+"""The proxy's in-memory copy of keys and provider settings, so no request reads the database.
+
+A refresher polls the one-row config version every IN_MEMORY_DB_UPDATE_INTERVAL and reloads
+everything only when an admin change moved it. A failed reload keeps serving the last snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from app.domain.entities import Key, ProviderSetting
+from app.storage.database import Database, StorageError
+from app.storage.keys import KeyFilter, KeyRepository
+from app.storage.provider_settings import ProviderSettingRepository
+from app.storage.versioning import current_config_version
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    version: int = -1
+    keys_by_hash: dict[str, Key] = field(default_factory=dict)
+    keys_by_raw: dict[str, Key] = field(default_factory=dict)
+    settings: dict[str, ProviderSetting] = field(default_factory=dict)
+
+    def key_for(self, secret_hash: str, secret: str) -> Key | None:
+        """Hashed keys match by hash; unhashed keys only by their raw value, so a stored hash is
+        never accepted as a credential."""
+        return self.keys_by_hash.get(secret_hash) or self.keys_by_raw.get(secret)
+
+
+def load_snapshot(db: Database) -> Snapshot:
+    version = current_config_version(db)
+    keys = KeyRepository(db).find(KeyFilter())
+    return Snapshot(
+        version=version,
+        keys_by_hash={k.key: k for k in keys if not k.is_key_not_hashed},
+        keys_by_raw={k.key: k for k in keys if k.is_key_not_hashed},
+        settings={s.id: s for s in ProviderSettingRepository(db).all()},
+    )
+
+
+class SnapshotHolder:
+    """Holds the current snapshot and refreshes it in the background."""
+
+    def __init__(self, db: Database, interval_s: float) -> None:
+        self._db = db
+        self._interval = interval_s
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.current = load_snapshot(db)
+
+    def refresh_now(self) -> None:
+        try:
+            if current_config_version(self._db) != self.current.version:
+                self.current = load_snapshot(self._db)
+        except StorageError as exc:
+            log.warning("config refresh failed, serving the previous snapshot: %s", exc)
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="snapshot-refresh", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._interval):
+            started = time.monotonic()
+            self.refresh_now()
+            if time.monotonic() - started > self._interval:
+                log.warning("config refresh took longer than IN_MEMORY_DB_UPDATE_INTERVAL")
