@@ -33,7 +33,7 @@ def relay_body(ctx: RequestContext, upstream: Any, pricer: Pricer, finish: Finis
     """Read the whole body, price it from its usage, settle, then answer."""
     try:
         body = upstream.read()
-    except OSError as exc:
+    except Exception as exc:  # socket, parser or closed-connection errors of the client library
         abort(upstream)
         error = ProxyError(502, f"upstream read failed: {type(exc).__name__}")
         finish(ctx, error.status, None, 0, error.message)
@@ -132,7 +132,7 @@ def _stream(
             if usage_only and hide_usage:
                 continue
             yield raw
-    except OSError as exc:
+    except Exception as exc:  # any read failure (socket, parser, closed connection) ends the stream
         outcome = (502, f"upstream stream failed: {type(exc).__name__}")
         yield STREAM_ERROR
     finally:

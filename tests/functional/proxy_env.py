@@ -1,0 +1,66 @@
+"""A running gateway (real gunicorn) in front of the fake upstream, and helpers to use it."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import requests
+
+from app.storage.events import EventFilter, EventRepository
+from app.storage.sqlite import SqliteDatabase
+
+REFRESH = 0.05  # IN_MEMORY_DB_UPDATE_INTERVAL in these tests
+
+
+def wait_for_config() -> None:
+    time.sleep(REFRESH * 6)
+
+
+class ProxyEnv:
+    def __init__(self, gateway, upstream, sqlite_path: str) -> None:
+        self.gateway = gateway
+        self.upstream = upstream
+        self.sqlite_path = sqlite_path
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.gateway.proxy}/api/providers/openai/v1"
+
+    def create_key(self, setting_extra=None, **key_fields) -> str:
+        """A fresh setting pointing at the fake upstream and a key on it; returns the secret."""
+        setting = requests.put(
+            f"{self.gateway.admin}/api/provider-settings",
+            json={"provider": "openai", "setting": {"apikey": "sk-upstream", "url": self.upstream.url},
+                  **(setting_extra or {})},
+            timeout=5,
+        )  # fmt: skip
+        assert setting.status_code == 200, setting.text
+        secret = f"gw-{uuid.uuid4().hex}"
+        key = requests.put(
+            f"{self.gateway.admin}/api/key-management/keys",
+            json={"name": "test", "key": secret, "settingIds": [setting.json()["id"]], **key_fields},
+            timeout=5,
+        )
+        assert key.status_code == 200, key.text
+        self.last_key = key.json()
+        wait_for_config()
+        return secret
+
+    def patch_key(self, key_id: str, **fields) -> None:
+        response = requests.patch(f"{self.gateway.admin}/api/key-management/keys/{key_id}", json=fields, timeout=5)
+        assert response.status_code == 200, response.text
+        wait_for_config()
+
+    def events(self, key_id: str, expected: int | None = None, timeout: float = 5.0):
+        """The key's events, waiting for `expected` of them to be written."""
+        deadline = time.monotonic() + timeout
+        while True:
+            db = SqliteDatabase(self.sqlite_path)
+            try:
+                found = EventRepository(db).find(EventFilter(key_ids=[key_id]))
+            finally:
+                db.close()
+            if expected is None or len(found) >= expected or time.monotonic() > deadline:
+                return found
+            time.sleep(0.05)

@@ -1,0 +1,203 @@
+"""The OpenAI proxy end to end: real gunicorn, the official SDK and curl-style calls, a real fake
+upstream; assertions on what the client got, what the upstream received and the event row."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import openai
+import pytest
+import requests
+
+from tests.fakes.upstream import FakeUpstream
+from tests.functional.proxy_env import ProxyEnv
+from tests.functional.servers import Gateway
+
+pytestmark = pytest.mark.slow
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("proxy") / "bricks.db")
+    with FakeUpstream() as upstream:
+        gateway = Gateway({"SQLITE_PATH": path, "IN_MEMORY_DB_UPDATE_INTERVAL": "50ms",
+                           "GUNICORN_GRACEFUL_TIMEOUT": "5"})  # fmt: skip
+        with gateway:
+            yield ProxyEnv(gateway, upstream, path)
+
+
+@pytest.fixture(autouse=True)
+def fresh_upstream(env):
+    env.upstream.reset()
+
+
+def sdk(env, key):
+    return openai.OpenAI(api_key=key, base_url=env.base_url, max_retries=0)
+
+
+def test_getting_started_with_curl(env):
+    key = env.create_key(rateLimitOverTime=2, rateLimitUnit="m", costLimitInUsd=0.25)
+    response = requests.post(f"{env.base_url}/chat/completions", json=CHAT,
+                             headers={"Authorization": f"Bearer {key}"}, timeout=10)  # fmt: skip
+    assert response.status_code == 200
+    assert response.json()["choices"][0]["message"]["content"] == "Hello from the fake upstream."
+    received = env.upstream.last
+    assert received.path == "/v1/chat/completions" and received.json == CHAT
+    assert received.headers["authorization"] == "Bearer sk-upstream"
+    assert key not in json.dumps(dict(received.headers))
+    [event] = env.events(env.last_key["keyId"], 1)
+    assert (event.status, event.model, event.provider) == (200, "gpt-4o-mini", "openai")
+    assert (event.prompt_token_count, event.completion_token_count) == (10, 20)
+    assert event.token_count_source == "provider"
+    assert event.cost_micros == 14  # gpt-4o-mini: 10 x $0.15/M + 20 x $0.60/M, rounded up
+    assert event.path == "/api/providers/openai/v1/chat/completions" and event.method == "POST"
+
+
+def test_sdk_non_streaming_and_streaming_report_exact_usage(env):
+    key = env.create_key()
+    client = sdk(env, key)
+    env.upstream.configure(usage={"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10})
+    reply = client.chat.completions.create(**CHAT)
+    assert reply.usage.prompt_tokens == 7
+    env.upstream.configure(usage={"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16},
+                           chunk_count=5)  # fmt: skip
+    chunks = list(client.chat.completions.create(**CHAT, stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) != ""
+    assert all(c.usage is None for c in chunks), "the usage chunk the gateway asked for is hidden"
+    assert env.upstream.last.json["stream_options"] == {"include_usage": True}
+    with_usage = list(client.chat.completions.create(**CHAT, stream=True, stream_options={"include_usage": True}))
+    assert with_usage[-1].usage.prompt_tokens == 11
+    events = env.events(env.last_key["keyId"], 3)
+    assert [(e.prompt_token_count, e.completion_token_count) for e in events] == [(7, 3), (11, 5), (11, 5)]
+    assert {e.token_count_source for e in events} == {"provider"}
+    client.close()
+
+
+def test_third_call_in_a_minute_gets_429_with_retry_after(env):
+    key = env.create_key(rateLimitOverTime=2, rateLimitUnit="m")
+    client = sdk(env, key)
+    client.chat.completions.create(**CHAT)
+    client.chat.completions.create(**CHAT)
+    with pytest.raises(openai.RateLimitError) as caught:
+        client.chat.completions.create(**CHAT)
+    response = caught.value.response
+    assert 1 <= int(response.headers["retry-after"]) <= 60
+    assert response.json()["error"]["message"].startswith("[BricksLLM] key rate limit exceeded")
+    assert response.json()["error"]["code"] == "429"
+    assert len(env.upstream.requests) == 2
+    assert [e.status for e in env.events(env.last_key["keyId"], 3)] == [200, 200, 429]
+    client.close()
+
+
+def test_spend_limit_refuses_once_spent_and_raising_it_lets_the_key_work(env):
+    env.upstream.configure(usage={"prompt_tokens": 1_000_000, "completion_tokens": 0, "total_tokens": 1_000_000})
+    key = env.create_key(costLimitInUsd=0.2)  # one call costs $0.15 with gpt-4o-mini
+    client = sdk(env, key)
+    client.chat.completions.create(**CHAT)
+    client.chat.completions.create(**CHAT)  # $0.15 spent < $0.20: admitted, now $0.30
+    with pytest.raises(openai.RateLimitError) as caught:
+        client.chat.completions.create(**CHAT)
+    assert "total cost limit" in caught.value.response.json()["error"]["message"]
+    env.patch_key(env.last_key["keyId"], costLimitInUsd=1.0)
+    client.chat.completions.create(**CHAT)
+    assert len(env.upstream.requests) == 3
+    client.close()
+
+
+@pytest.mark.parametrize("path", ["/api/providers/openai/v1/nope", "/v1/chat/completions", "/api/providers/unknown/v1/x"])
+def test_unknown_paths_are_404_and_reach_nothing(env, path):
+    key = env.create_key()
+    response = requests.post(f"{env.gateway.proxy}{path}", json=CHAT,
+                             headers={"Authorization": f"Bearer {key}"}, timeout=5)  # fmt: skip
+    assert response.status_code == 404
+    assert response.json()["error"]["message"] == "[BricksLLM] route not supported"
+    assert env.upstream.requests == []
+
+
+def test_keys_are_checked_header_by_header(env):
+    key = env.create_key()
+    url = f"{env.base_url}/chat/completions"
+    assert requests.post(url, json=CHAT, headers={"x-api-key": key}, timeout=5).status_code == 200
+    assert requests.post(url, json=CHAT, headers={"api-key": key}, timeout=5).status_code == 200
+    wrong_first = requests.post(url, json=CHAT, headers={"x-api-key": "nope", "Authorization": f"Bearer {key}"}, timeout=5)
+    assert wrong_first.status_code == 401 and "nope" not in wrong_first.text
+    stored_hash = env.last_key["key"]
+    assert requests.post(url, json=CHAT, headers={"Authorization": f"Bearer {stored_hash}"}, timeout=5).status_code == 401
+    assert requests.post(url, json=CHAT, timeout=5).status_code == 401
+
+
+def test_revoked_and_expired_keys_get_401(env):
+    key = env.create_key()
+    env.patch_key(env.last_key["keyId"], revoked=True)
+    response = requests.post(f"{env.base_url}/chat/completions", json=CHAT, headers={"Authorization": f"Bearer {key}"}, timeout=5)
+    assert response.status_code == 401 and "revoked" in response.json()["error"]["message"]
+    expiring = env.create_key(ttl="1s")
+    time.sleep(1.2)
+    response = requests.post(f"{env.base_url}/chat/completions", json=CHAT, headers={"Authorization": f"Bearer {expiring}"}, timeout=5)
+    assert response.status_code == 401 and "expired" in response.json()["error"]["message"]
+    assert env.upstream.requests == []
+
+
+def test_allowed_paths_and_models_are_403(env):
+    key = env.create_key(allowedPaths=[{"path": "/api/providers/openai/v1/embeddings", "method": "POST"}])
+    response = requests.post(f"{env.base_url}/chat/completions", json=CHAT, headers={"Authorization": f"Bearer {key}"}, timeout=5)
+    assert response.status_code == 403
+    key = env.create_key(setting_extra={"allowedModels": ["gpt-4o"]})
+    response = requests.post(f"{env.base_url}/chat/completions", json=CHAT, headers={"Authorization": f"Bearer {key}"}, timeout=5)
+    assert response.status_code == 403 and "gpt-4o-mini" in response.json()["error"]["message"]
+    assert env.upstream.requests == []
+
+
+def test_pass_through_keeps_query_multipart_and_upstream_errors(env):
+    key = env.create_key()
+    headers = {"Authorization": f"Bearer {key}", "X-CUSTOM-EVENT-ID": "cid-1", "X-METADATA": '{"team": "a"}'}
+    listed = requests.get(f"{env.base_url}/files?purpose=batch&limit=2", headers=headers, timeout=5)
+    assert listed.status_code == 200 and env.upstream.last.query == "purpose=batch&limit=2"
+    assert "x-custom-event-id" not in env.upstream.last.headers
+    upload = requests.post(f"{env.base_url}/files", headers=headers, data={"purpose": "batch"},
+                           files={"file": ("data.jsonl", b'{"a": 1}\n', "application/jsonl")}, timeout=5)  # fmt: skip
+    assert upload.status_code == 200
+    assert env.upstream.last.files["file"].content == b'{"a": 1}\n'
+    assert env.upstream.last.body == upload.request.body
+    env.upstream.fail_next(429, body={"error": {"message": "upstream says slow down"}})
+    failed = requests.post(f"{env.base_url}/chat/completions", json=CHAT, headers=headers, timeout=5)
+    assert failed.status_code == 429 and failed.json()["error"]["message"] == "upstream says slow down"
+    events = env.events(env.last_key["keyId"], 3)
+    assert [e.status for e in events] == [200, 200, 429]
+    assert events[0].custom_id == "cid-1" and events[0].metadata == {"team": "a"}
+
+
+def test_upstream_dying_mid_stream_ends_with_an_error_event_not_done(env):
+    key = env.create_key()
+    env.upstream.configure(chunk_count=10, die_mid_stream_after=3)
+    response = requests.post(f"{env.base_url}/chat/completions", json={**CHAT, "stream": True},
+                             headers={"Authorization": f"Bearer {key}"}, stream=True, timeout=10)  # fmt: skip
+    text = response.content.decode()
+    assert "[DONE]" not in text and "upstream stream ended early" in text
+    [event] = env.events(env.last_key["keyId"], 1)
+    assert event.status == 502 and event.completion_token_count > 0
+
+
+def test_client_disconnect_closes_the_upstream_and_bills_partial_tokens(env):
+    key = env.create_key()
+    env.upstream.configure(chunk_count=200, chunk_delay_s=0.02)
+    body = json.dumps({**CHAT, "stream": True}).encode()
+    with socket.create_connection(("127.0.0.1", env.gateway.proxy_port)) as sock:
+        sock.sendall(b"POST /api/providers/openai/v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                     b"Authorization: Bearer " + key.encode() + b"\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)  # fmt: skip
+        received = b""
+        while received.count(b"data:") < 5:
+            received += sock.recv(65536)
+    closed_at = time.monotonic()
+    deadline = closed_at + 3
+    while not env.upstream.last.closed_early and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert env.upstream.last.closed_early
+    assert env.upstream.last.closed_early_at - closed_at < 1.0
+    [event] = env.events(env.last_key["keyId"], 1)
+    assert event.status == 499 and 0 < event.completion_token_count < 200
+    assert event.token_count_source == "local"
