@@ -1,0 +1,87 @@
+"""Limits hold under concurrency across two gunicorn workers sharing Redis, and Redis failure
+gives the documented answers within the timeout."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from tests.fakes.upstream import FakeUpstream
+from tests.functional.proxy_env import ProxyEnv
+from tests.functional.servers import Gateway, free_port
+
+pytestmark = [pytest.mark.slow, pytest.mark.redis]
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("concurrency") / "bricks.db")
+    with FakeUpstream() as upstream:
+        gateway = Gateway({"SQLITE_PATH": path, "IN_MEMORY_DB_UPDATE_INTERVAL": "50ms",
+                           "REDIS_HOSTS": "127.0.0.1", "GUNICORN_WORKERS": "2",
+                           "GUNICORN_GRACEFUL_TIMEOUT": "5"})  # fmt: skip
+        with gateway:
+            yield ProxyEnv(gateway, upstream, path)
+
+
+def _fire(env, key, count, concurrency):
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=concurrency, pool_maxsize=concurrency)
+    session.mount("http://", adapter)
+
+    def call(_):
+        return session.post(f"{env.base_url}/chat/completions", json=CHAT,
+                            headers={"Authorization": f"Bearer {key}"}, timeout=30).status_code  # fmt: skip
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        return list(pool.map(call, range(count)))
+
+
+def test_200_concurrent_calls_on_a_20_per_minute_key_put_exactly_20_on_the_upstream(env):
+    env.upstream.reset()
+    key = env.create_key(rateLimitOverTime=20, rateLimitUnit="m")
+    statuses = _fire(env, key, 200, 50)
+    assert statuses.count(200) == 20 and statuses.count(429) == 180
+    assert len(env.upstream.requests) == 20
+
+
+def test_50_concurrent_priced_calls_never_push_spend_over_the_limit(env):
+    env.upstream.reset()
+    # Each call costs exactly $0.015: 25,000 output tokens of gpt-4o-mini at $0.60/M, which the
+    # client announces as max_tokens, so the reservation knows it before the call.
+    env.upstream.configure(usage={"prompt_tokens": 0, "completion_tokens": 25_000, "total_tokens": 25_000})
+    key = env.create_key(costLimitInUsd=0.15)
+    body = {**CHAT, "max_tokens": 25_000}
+    statuses = []
+    with ThreadPoolExecutor(50) as pool:
+        statuses = list(pool.map(lambda _: requests.post(
+            f"{env.base_url}/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"},
+            timeout=30).status_code, range(50)))  # fmt: skip
+    events = env.events(env.last_key["keyId"], 50)
+    spent = sum(e.cost_micros for e in events)
+    assert spent <= 150_000
+    assert statuses.count(200) == len(env.upstream.requests) == spent // 15_000
+    assert statuses.count(200) >= 1 and set(statuses) <= {200, 429}
+
+
+def test_redis_down_fails_rate_limits_open_and_cost_limits_closed(tmp_path):
+    port = free_port()  # nothing listens here: Redis is "down" for this gateway
+    with FakeUpstream() as upstream:
+        gateway = Gateway({"SQLITE_PATH": str(tmp_path / "b.db"), "IN_MEMORY_DB_UPDATE_INTERVAL": "50ms",
+                           "REDIS_HOSTS": "127.0.0.1", "REDIS_PORT": str(port),
+                           "REDIS_READ_TIME_OUT": "300ms", "REDIS_WRITE_TIME_OUT": "300ms",
+                           "GUNICORN_GRACEFUL_TIMEOUT": "3"})  # fmt: skip
+        with gateway:
+            env = ProxyEnv(gateway, upstream, str(tmp_path / "b.db"))
+            rate_key = env.create_key(rateLimitOverTime=5, rateLimitUnit="m")
+            cost_key = env.create_key(costLimitInUsd=5)
+            url = f"{env.base_url}/chat/completions"
+            rate = requests.post(url, json=CHAT, headers={"Authorization": f"Bearer {rate_key}"}, timeout=5)
+            cost = requests.post(url, json=CHAT, headers={"Authorization": f"Bearer {cost_key}"}, timeout=5)
+    assert rate.status_code == 200
+    assert cost.status_code == 503 and "limits cannot be checked" in cost.json()["error"]["message"]
+    assert cost.elapsed.total_seconds() < 2
+    assert len(upstream.requests) == 1
