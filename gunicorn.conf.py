@@ -69,8 +69,17 @@ def post_fork(server, worker):
         patch_psycopg()
 
 
+def post_worker_init(worker):
+    # Build the app now (gevent has patched this worker): the config snapshot, the event bus and
+    # the replay of any journal left by an earlier process start at boot, not at the first request.
+    load = getattr(worker.wsgi, "load", None)
+    if callable(load):
+        load()
+
+
 def worker_exit(server, worker):
-    # Drain what the app still holds (events in the queue) before the process ends.
+    # Drain queued events before the process ends; well under graceful_timeout, after which the
+    # arbiter kills the worker (whatever was journaled survives that).
     shutdown = getattr(worker.wsgi, "shutdown", None)
     if callable(shutdown):
-        shutdown()
+        shutdown(max(1.0, graceful_timeout / 3))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app import create_app
+from app import create_app, shutdown
 
 
 class _LazyApp:
@@ -16,10 +16,18 @@ class _LazyApp:
         self._role = role
         self._app: Any = None
 
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+    def load(self) -> Any:
         if self._app is None:
             self._app = create_app(self._role)
-        return self._app(environ, start_response)
+        return self._app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        return (self._app or self.load())(environ, start_response)
+
+    def shutdown(self, timeout_s: float = 10.0) -> None:
+        """Called by gunicorn's worker_exit hook: drain queued events before the process ends."""
+        if self._app is not None:
+            shutdown(self._app, timeout_s)
 
 
 admin_app = _LazyApp("admin")

@@ -36,7 +36,7 @@ def create_app(role: str, settings: Settings | None = None, db: Database | None 
 
 
 def _setup_admin(app: flask.Flask, container: Container) -> None:
-    from app.admin import health, keys, provider_settings
+    from app.admin import events, health, keys, provider_settings
     from app.admin.api import AdminApi
     from app.admin.auth import require_admin_key
 
@@ -51,7 +51,7 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
     )
     api = AdminApi(app)
     api.spec.components.security_scheme("AdminKey", {"type": "apiKey", "in": "header", "name": "X-API-KEY"})
-    for blueprint in (keys.blp, provider_settings.blp):
+    for blueprint in (keys.blp, provider_settings.blp, events.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)
     admin_pass = container.settings.admin_pass
@@ -71,21 +71,33 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
 
 def _setup_proxy(app: flask.Flask, container: Container) -> None:
     from app.admin import health
+    from app.events import EventBus
     from app.proxy import views
     from app.proxy.runtime import build_runtime
     from app.storage.events import EventRepository
 
-    events = _DirectEvents(EventRepository(container.db))
-    container.runtime["proxy"] = build_runtime(container.settings, container.db, events)
+    settings = container.settings
+    bus = EventBus(
+        EventRepository(container.db),
+        consumers=settings.number_of_event_message_consumers,
+        queue_size=settings.event_queue_size,
+        journal_dir=settings.event_journal_dir,
+    )
+    bus.start()
+    container.runtime["events"] = bus
+    container.runtime["proxy"] = build_runtime(settings, container.db, bus)
     app.register_blueprint(health.blp)
     app.register_blueprint(views.blp)
 
 
-class _DirectEvents:
-    """Writes each event at once (replaced by the batching event bus)."""
-
-    def __init__(self, repository: Any) -> None:
-        self._repository = repository
-
-    def publish(self, event: Any) -> None:
-        self._repository.insert_many([event])
+def shutdown(app: flask.Flask, timeout_s: float = 10.0) -> bool:
+    """Drain what the app still holds (queued events); True when nothing was lost."""
+    container: Container = app.extensions["bricks"]
+    proxy = container.runtime.get("proxy")
+    if proxy is not None:
+        proxy.snapshot.stop()
+    bus = container.runtime.get("events")
+    drained = bus.drain(timeout_s) if bus is not None else True
+    if not drained:
+        log.error("events could not all be stored or journaled at shutdown")
+    return bool(drained)

@@ -11,9 +11,11 @@ from typing import Any
 import flask
 
 from app.config import Settings
+from app.services.events import EventService
 from app.services.keys import KeyService
 from app.services.provider_settings import ProviderSettingService
 from app.storage.database import Database
+from app.storage.events import EventRepository
 from app.storage.keys import KeyRepository
 from app.storage.provider_settings import CustomProviderRepository, ProviderSettingRepository
 
@@ -24,6 +26,7 @@ class Container:
     db: Database
     keys: KeyService
     provider_settings: ProviderSettingService
+    events: EventService
     runtime: dict[str, Any] = field(default_factory=dict)  # role-specific parts (proxy snapshot...)
 
     @classmethod
@@ -35,6 +38,7 @@ class Container:
             db=db,
             keys=KeyService(KeyRepository(db), settings_repo),
             provider_settings=ProviderSettingService(settings_repo, custom_repo),
+            events=EventService(EventRepository(db)),
         )
 
 

@@ -161,6 +161,32 @@ def create_bricks_key(ctx: Context) -> None:
         raise RuntimeError(f"creating the key: {status} {answer}")
 
 
+BENCH_DATABASE = "bricks_bench"
+
+
+def _fresh_bench_database() -> None:
+    """Each run starts from an empty database, so the bench key can be created again."""
+    import psycopg2
+
+    conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres", connect_timeout=3)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+        cur.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+    conn.close()
+
+
+def _postgres_missing(ctx: Context) -> str | None:
+    redis = _redis_missing(ctx)
+    if redis:
+        return redis
+    try:
+        _fresh_bench_database()
+    except Exception as exc:  # noqa: BLE001 - any failure means the scenario cannot run here
+        return f"PostgreSQL on 127.0.0.1:5432 is not usable: {exc}"
+    return None
+
+
 def _bricks(name: str, description: str, extra_env: dict[str, str], missing: Any) -> Scenario:
     env = {**GATEWAY_ENV, **extra_env}
     return Scenario(
@@ -268,6 +294,14 @@ SCENARIOS: list[Scenario] = [
         "this gateway with Redis counters on 127.0.0.1:6379 and 2 proxy workers",
         {"REDIS_HOSTS": "127.0.0.1", "REDIS_PORT": "6379", "GUNICORN_WORKERS": "2"},
         _redis_missing,
+    ),
+    _bricks(
+        "bricksllm-py-full",
+        "this gateway with every feature on: Redis counters, events to PostgreSQL, 2 proxy workers",
+        {"REDIS_HOSTS": "127.0.0.1", "REDIS_PORT": "6379", "GUNICORN_WORKERS": "2",
+         "POSTGRESQL_HOSTS": "127.0.0.1", "POSTGRESQL_USERNAME": "postgres",
+         "POSTGRESQL_DB_NAME": BENCH_DATABASE},
+        _postgres_missing,
     ),
     PORTKEY,
     LITELLM,

@@ -41,6 +41,8 @@ class Gateway:
         self.proxy_port = free_port()
         self.env = {**os.environ, "ADMIN_PORT": str(self.admin_port),
                     "PROXY_PORT": str(self.proxy_port), **env}  # fmt: skip
+        if "SQLITE_PATH" in env and "EVENT_JOURNAL_DIR" not in env:
+            self.env["EVENT_JOURNAL_DIR"] = str(Path(env["SQLITE_PATH"]).parent / "journal")
         self.command = command
         self.process: subprocess.Popen[bytes] | None = None
 
