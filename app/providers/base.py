@@ -35,6 +35,7 @@ class StreamState:
     usage: Usage | None = None
     model: str = ""
     completion_parts: list[str] = field(default_factory=list)
+    unparsed: list[bytes] = field(default_factory=list)  # data payloads not yet read as JSON
 
 
 class ProviderAdapter(Protocol):

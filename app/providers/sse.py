@@ -19,6 +19,12 @@ def event_data(raw_event: bytes) -> bytes | None:
     return b"\n".join(parts) if parts else None
 
 
+def may_carry_usage(data: bytes) -> bool:
+    """Cheap pre-check before parsing: usage objects appear as `"usage":{` (OpenAI sends
+    `"usage":null` on ordinary chunks) or in Anthropic's message events."""
+    return b'"usage":{' in data or b'"usage": {' in data or b'"message_' in data
+
+
 def event_name(raw_event: bytes) -> str:
     for line in raw_event.splitlines():
         if line.startswith(b"event:"):

@@ -124,13 +124,17 @@ def _stream(
                 yield raw
                 upstream.release()
                 return
-            parsed = sse.parse_json_data(data) if data else None
-            usage_only = (
-                parsed is not None and ctx.adapter is not None
-                and ctx.adapter.observe_stream_event(state, parsed)
-            )  # fmt: skip
-            if usage_only and hide_usage:
-                continue
+            if data and sse.may_carry_usage(data):
+                parsed = sse.parse_json_data(data)
+                usage_only = (
+                    parsed is not None and ctx.adapter is not None
+                    and ctx.adapter.observe_stream_event(state, parsed)
+                )  # fmt: skip
+                if usage_only and hide_usage:
+                    continue
+            elif data:
+                # Parsed only if the stream ends without usage; most events pass untouched.
+                state.unparsed.append(data)
             yield raw
     except Exception as exc:  # any read failure (socket, parser, closed connection) ends the stream
         outcome = (502, f"upstream stream failed: {type(exc).__name__}")
@@ -144,6 +148,11 @@ def _stream(
 def _finish_stream(
     ctx: RequestContext, state: StreamState, pricer: Pricer, finish: Finish, outcome: tuple[int, str]
 ) -> None:
+    if state.usage is None and ctx.adapter is not None:
+        for data in state.unparsed:
+            parsed = sse.parse_json_data(data)
+            if parsed is not None:
+                ctx.adapter.observe_stream_event(state, parsed)
     if state.model:
         ctx.model = ctx.event.model = state.model
     usage = state.usage
