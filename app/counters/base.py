@@ -20,6 +20,7 @@ Contract of `LimitCounters` (DECISIONS.md, "Limits are enforced before the call,
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -121,3 +122,16 @@ def check_distinct(windows: Sequence[str]) -> None:
     """One limit per (scope, unit) and kind: two would count each request twice in one counter."""
     if len(set(windows)) != len(windows):
         raise ValueError("each (scope, unit) may carry one limit per call")
+
+
+def admission_windows(
+    rates: Sequence[RateLimit], costs: Sequence[CostLimit], estimate_micros: int, now: float
+) -> tuple[list[str], list[str], str]:
+    """Validate an admit call and name what it touches: rate windows, cost windows, and a fresh
+    reservation id. Both backends start every admit here."""
+    check_amount(estimate_micros)
+    rate_ids = [rate_window(rate, now) for rate in rates]
+    cost_ids = [cost_window(cost, now) for cost in costs]
+    check_distinct(rate_ids)
+    check_distinct(cost_ids)
+    return rate_ids, cost_ids, uuid.uuid4().hex

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import heapq
 import threading
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -20,12 +19,12 @@ from app.counters.base import (
     Denial,
     RateLimit,
     Reservation,
+    admission_windows,
     check_amount,
     check_distinct,
     cost_window,
     cost_window_end,
     denial,
-    rate_window,
 )
 from app.domain.windows import window_end
 
@@ -95,12 +94,7 @@ class MemoryCounters:
         now: float,
     ) -> Reservation | Denial:
         """Take a slot of every rate limit and reserve the estimate on every cost limit, or nothing."""
-        check_amount(estimate_micros)
-        rate_ids = [rate_window(rate, now) for rate in rates]
-        cost_ids = [cost_window(cost, now) for cost in costs]
-        check_distinct(rate_ids)
-        check_distinct(cost_ids)
-        reservation_id = uuid.uuid4().hex
+        rate_ids, cost_ids, reservation_id = admission_windows(rates, costs, estimate_micros, now)
         with self._lock:
             self._maybe_sweep(now)
             rate_windows = [

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import time
-import uuid
 from collections.abc import Sequence
 
 import redis
@@ -38,12 +37,12 @@ from app.counters.base import (
     Denial,
     RateLimit,
     Reservation,
+    admission_windows,
     check_amount,
     check_distinct,
     cost_window,
     cost_window_end,
     denial,
-    rate_window,
 )
 from app.domain.windows import window_end
 
@@ -136,12 +135,7 @@ class RedisCounters:
         now: float,
     ) -> Reservation | Denial:
         """Take a slot of every rate limit and reserve the estimate on every cost limit, or nothing."""
-        check_amount(estimate_micros)
-        rate_ids = [rate_window(rate, now) for rate in rates]
-        cost_ids = [cost_window(cost, now) for cost in costs]
-        check_distinct(rate_ids)
-        check_distinct(cost_ids)
-        reservation_id = uuid.uuid4().hex
+        rate_ids, cost_ids, reservation_id = admission_windows(rates, costs, estimate_micros, now)
         if rates or costs:
             member = f"{estimate_micros}:{reservation_id}"
             keys, head, limits = self._admit_call(rates, rate_ids, costs, cost_ids, now)
