@@ -35,7 +35,7 @@ class EventQuerySchema(WireSchema):
         validate=_UNIX_SECONDS, metadata={"description": "unix seconds, inclusive"}
     )
     limit = fields.Integer(validate=validate.Range(min=1, max=1000), load_default=1000)
-    offset = fields.Integer(validate=validate.Range(min=0), load_default=0)
+    offset = fields.Integer(validate=validate.Range(min=0, max=2**31 - 1), load_default=0)
 
     @validates_schema
     def _window(self, data: dict[str, Any], **_: Any) -> None:

@@ -31,7 +31,7 @@ class _KeyFieldsSchema(WireSchema):
     costLimitInUsd = non_negative_usd(allow_none=True)
     costLimitInUsdOverTime = non_negative_usd(allow_none=True)
     costLimitInUsdUnit = cost_unit(allow_none=True)
-    rateLimitOverTime = StrictInteger(validate=validate.Range(min=0), allow_none=True)
+    rateLimitOverTime = StrictInteger(validate=validate.Range(min=0, max=2**31 - 1), allow_none=True)
     rateLimitUnit = rate_unit(allow_none=True)
     allowedPaths = fields.List(fields.Nested(PathConfigSchema))
     shouldLogRequest = StrictBoolean()
@@ -109,7 +109,7 @@ class KeySearchSchema(WireSchema):
     name = StrictString(validate=validate.Length(max=512))
     revoked = StrictBoolean(allow_none=True)
     limit = StrictInteger(validate=validate.Range(min=0, max=10000))
-    offset = StrictInteger(validate=validate.Range(min=0))
+    offset = StrictInteger(validate=validate.Range(min=0, max=2**31 - 1))
     order = StrictString(validate=validate.OneOf(("asc", "desc")))
     returnCount = StrictBoolean()
 

@@ -185,3 +185,18 @@ def test_patch_validates_the_merged_limits(admin):
 def test_ttl_units_are_accepted_and_echoed(admin, ttl):
     key = create_key(admin, create_setting(admin)["id"], ttl=ttl)
     assert key["ttl"] == ttl
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [("/api/key-management/keys", {"rateLimitOverTime": 2**64, "rateLimitUnit": "m"}),
+     ("/api/v2/key-management/keys", {"offset": 2**63})],
+)  # fmt: skip
+def test_integers_beyond_64_bits_are_400_not_500(admin, path, body):
+    setting = create_setting(admin)
+    if path.endswith("/keys") and "v2" not in path:
+        body = {"name": "k", "key": "big", "settingIds": [setting["id"]], **body}
+        response = admin.put(path, json=body)
+    else:
+        response = admin.post(path, json=body)
+    assert response.status_code == 400, response.get_json()
