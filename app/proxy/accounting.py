@@ -20,16 +20,18 @@ class EventPublisher(Protocol):
 
 
 def cost_of(ctx: RequestContext, pricer: Pricer, usage: Usage | None) -> int:
+    """Micro-dollars of what the request used; 0 without usage or a known price."""
     if usage is None or ctx.route is None:
         return 0
     return pricer.cost(ctx.route.operation, ctx.model, usage, ctx.setting, ctx.parsed)
 
 
 def finish(
-    ctx: RequestContext, status: int, usage: Usage | None, cost_micros: int,
-    counters: LimitCounters, events: EventPublisher, error: str = "",
+    ctx: RequestContext, status: int, usage: Usage | None, error: str = "", *,
+    pricer: Pricer, counters: LimitCounters, events: EventPublisher,
 ) -> None:  # fmt: skip
-    """Settle and publish; called exactly once per request, whatever happened."""
+    """Price, settle and publish; called exactly once per request, whatever happened."""
+    cost_micros = cost_of(ctx, pricer, usage)
     settle(ctx, counters, cost_micros)
     event = ctx.event
     event.status = status

@@ -17,22 +17,21 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 import orjson
 
 from app.config import Settings
 from app.counters.base import LimitCounters
+from app.domain.durations import DurationError, parse_duration
 from app.domain.events import Event
 from app.errors import ProxyError
-from app.providers.base import Usage
 from app.providers.costs import Pricer
 from app.proxy import accounting
 from app.proxy.authenticate import authenticate
 from app.proxy.authorize import authorize, read_body
 from app.proxy.context import ProxyRequest, ProxyResponse, RequestContext, error_response
 from app.proxy.limits import reserve
-from app.proxy.relay import relay_body, relay_stream
+from app.proxy.relay import Finish, relay_body, relay_stream
 from app.proxy.routes import RouteTable
 from app.proxy.snapshot import SnapshotHolder
 from app.proxy.upstream import UpstreamPool, UpstreamRequest, forward_headers
@@ -54,7 +53,8 @@ class ProxyRuntime:
 
 def handle(request: ProxyRequest, runtime: ProxyRuntime) -> ProxyResponse:
     ctx = RequestContext(request, _new_event(request))
-    finish = partial(_finish, counters=runtime.counters, events=runtime.events)
+    finish = partial(accounting.finish, pricer=runtime.pricer, counters=runtime.counters,
+                     events=runtime.events)  # fmt: skip
     try:
         ctx.route = runtime.routes.match(request.method, request.path)
         if ctx.route is None:
@@ -68,11 +68,11 @@ def handle(request: ProxyRequest, runtime: ProxyRuntime) -> ProxyResponse:
                 (settings.rate_limit_fail_open, settings.cost_limit_fail_open))  # fmt: skip
         return _call_upstream(ctx, runtime, finish)
     except ProxyError as error:
-        finish(ctx, error.status, None, 0, error.message)
+        finish(ctx, error.status, None, error.message)
         return error_response(error)
 
 
-def _call_upstream(ctx: RequestContext, runtime: ProxyRuntime, finish: Any) -> ProxyResponse:
+def _call_upstream(ctx: RequestContext, runtime: ProxyRuntime, finish: Finish) -> ProxyResponse:
     assert ctx.adapter is not None and ctx.setting is not None and ctx.route is not None
     body, hide_usage = ctx.request.body, False
     if ctx.wants_stream and ctx.parsed is not None and ctx.route.operation.kind in ("chat", "completions"):
@@ -86,20 +86,11 @@ def _call_upstream(ctx: RequestContext, runtime: ProxyRuntime, finish: Any) -> P
     ))  # fmt: skip
     if "text/event-stream" in (upstream.get("content-type") or ""):
         return relay_stream(ctx, upstream, runtime.pricer, finish, hide_usage)
-    return relay_body(ctx, upstream, runtime.pricer, finish)
-
-
-def _finish(
-    ctx: RequestContext, status: int, usage: Usage | None, cost: int, error: str,
-    *, counters: LimitCounters, events: accounting.EventPublisher,
-) -> None:  # fmt: skip
-    accounting.finish(ctx, status, usage, cost, counters, events, error)
+    return relay_body(ctx, upstream, finish)
 
 
 def _timeout(request: ProxyRequest, default_s: float) -> float:
     """`x-request-timeout` (seconds, or a Go duration) shortens PROXY_TIMEOUT for one request."""
-    from app.domain.durations import DurationError, parse_duration
-
     raw = request.headers.get("x-request-timeout", "").strip()
     if not raw:
         return default_s

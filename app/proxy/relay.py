@@ -16,12 +16,12 @@ import orjson
 from app.errors import ProxyError
 from app.providers import sse
 from app.providers.base import StreamState, Usage
-from app.providers.costs import Pricer
+from app.providers.costs import PRICED_KINDS, Pricer
 from app.proxy.context import ProxyResponse, RequestContext, error_response
 from app.proxy.upstream import abort, response_headers
 
 log = logging.getLogger(__name__)
-Finish = Callable[[RequestContext, int, Usage | None, int, str], None]
+Finish = Callable[[RequestContext, int, Usage | None, str], None]  # accounting.finish, bound
 
 STREAM_ERROR = (
     b'data: {"error":{"code":"502","message":"[BricksLLM] upstream stream ended early",'
@@ -29,27 +29,28 @@ STREAM_ERROR = (
 )
 
 
-def relay_body(ctx: RequestContext, upstream: Any, pricer: Pricer, finish: Finish) -> ProxyResponse:
+def relay_body(ctx: RequestContext, upstream: Any, finish: Finish) -> ProxyResponse:
     """Read the whole body, price it from its usage, settle, then answer."""
     try:
         body = upstream.read()
     except Exception as exc:  # socket, parser or closed-connection errors of the client library
         abort(upstream)
         error = ProxyError(502, f"upstream read failed: {type(exc).__name__}")
-        finish(ctx, error.status, None, 0, error.message)
+        finish(ctx, error.status, None, error.message)
         return error_response(error)
     upstream.release()
     status = upstream.status_code
     usage = _usage_of_body(ctx, body) if 200 <= status < 300 else None
-    cost = pricer.cost(ctx.route.operation, ctx.model, usage, ctx.setting, ctx.parsed) if (usage and ctx.route) else 0
     if ctx.key is not None and ctx.key.should_log_response:
         ctx.event.response_body = body
-    finish(ctx, status, usage, cost, "")
+    finish(ctx, status, usage, "")
     return ProxyResponse(status, response_headers(upstream), body)
 
 
 def _usage_of_body(ctx: RequestContext, body: bytes) -> Usage | None:
-    if ctx.adapter is None or ctx.route is None or not body.startswith(b"{"):
+    if ctx.adapter is None or ctx.route is None or ctx.route.operation.kind not in PRICED_KINDS:
+        return None  # pass-through answers (files, assistants...) are never parsed
+    if not body.startswith(b"{"):
         return None
     try:
         parsed = orjson.loads(body)
@@ -161,5 +162,4 @@ def _finish_stream(
         operation = ctx.route.operation if ctx.route else None
         prompt = pricer.prompt_tokens(operation, ctx.model, ctx.parsed, len(ctx.request.body)) if operation else 0
         usage = Usage(prompt, pricer.completion_tokens(ctx.model, state.completion_parts), source="local")
-    cost = pricer.cost(ctx.route.operation, ctx.model, usage, ctx.setting, ctx.parsed) if ctx.route else 0
-    finish(ctx, outcome[0], usage, cost, outcome[1])
+    finish(ctx, outcome[0], usage, outcome[1])
