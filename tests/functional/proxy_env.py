@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import requests
 
 from app.storage.events import EventFilter, EventRepository
 from app.storage.sqlite import SqliteDatabase
+from tests.fakes.upstream import FakeUpstream
+from tests.functional.servers import Gateway
 
 REFRESH = 0.05  # IN_MEMORY_DB_UPDATE_INTERVAL in these tests
 
@@ -64,3 +69,13 @@ class ProxyEnv:
             if expected is None or len(found) >= expected or time.monotonic() > deadline:
                 return found
             time.sleep(0.05)
+
+
+@contextmanager
+def running_proxy(directory: Path, **env: str) -> Iterator[ProxyEnv]:
+    """The fake upstream and both gunicorn servers on a fresh SQLite file; `env` adds settings."""
+    path = str(directory / "bricks.db")
+    defaults = {"SQLITE_PATH": path, "IN_MEMORY_DB_UPDATE_INTERVAL": f"{int(REFRESH * 1000)}ms",
+                "GUNICORN_GRACEFUL_TIMEOUT": "5"}  # fmt: skip
+    with FakeUpstream() as upstream, Gateway({**defaults, **env}) as gateway:
+        yield ProxyEnv(gateway, upstream, path)

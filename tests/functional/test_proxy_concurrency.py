@@ -8,9 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.fakes.upstream import FakeUpstream
-from tests.functional.proxy_env import ProxyEnv
-from tests.functional.servers import Gateway, free_port
+from tests.functional.proxy_env import running_proxy
+from tests.functional.servers import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
@@ -18,13 +17,9 @@ CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("concurrency") / "bricks.db")
-    with FakeUpstream() as upstream:
-        gateway = Gateway({"SQLITE_PATH": path, "IN_MEMORY_DB_UPDATE_INTERVAL": "50ms",
-                           "REDIS_HOSTS": "127.0.0.1", "GUNICORN_WORKERS": "2",
-                           "GUNICORN_GRACEFUL_TIMEOUT": "5"})  # fmt: skip
-        with gateway:
-            yield ProxyEnv(gateway, upstream, path)
+    with running_proxy(tmp_path_factory.mktemp("concurrency"), REDIS_HOSTS="127.0.0.1",
+                       GUNICORN_WORKERS="2") as proxy:  # fmt: skip
+        yield proxy
 
 
 def _fire(env, key, count, concurrency):
@@ -69,19 +64,14 @@ def test_50_concurrent_priced_calls_never_push_spend_over_the_limit(env):
 
 def test_redis_down_fails_rate_limits_open_and_cost_limits_closed(tmp_path):
     port = free_port()  # nothing listens here: Redis is "down" for this gateway
-    with FakeUpstream() as upstream:
-        gateway = Gateway({"SQLITE_PATH": str(tmp_path / "b.db"), "IN_MEMORY_DB_UPDATE_INTERVAL": "50ms",
-                           "REDIS_HOSTS": "127.0.0.1", "REDIS_PORT": str(port),
-                           "REDIS_READ_TIME_OUT": "300ms", "REDIS_WRITE_TIME_OUT": "300ms",
-                           "GUNICORN_GRACEFUL_TIMEOUT": "3"})  # fmt: skip
-        with gateway:
-            env = ProxyEnv(gateway, upstream, str(tmp_path / "b.db"))
-            rate_key = env.create_key(rateLimitOverTime=5, rateLimitUnit="m")
-            cost_key = env.create_key(costLimitInUsd=5)
-            url = f"{env.base_url}/chat/completions"
-            rate = requests.post(url, json=CHAT, headers={"Authorization": f"Bearer {rate_key}"}, timeout=5)
-            cost = requests.post(url, json=CHAT, headers={"Authorization": f"Bearer {cost_key}"}, timeout=5)
+    with running_proxy(tmp_path, REDIS_HOSTS="127.0.0.1", REDIS_PORT=str(port),
+                       REDIS_READ_TIME_OUT="300ms", REDIS_WRITE_TIME_OUT="300ms") as env:  # fmt: skip
+        rate_key = env.create_key(rateLimitOverTime=5, rateLimitUnit="m")
+        cost_key = env.create_key(costLimitInUsd=5)
+        url = f"{env.base_url}/chat/completions"
+        rate = requests.post(url, json=CHAT, headers={"Authorization": f"Bearer {rate_key}"}, timeout=5)
+        cost = requests.post(url, json=CHAT, headers={"Authorization": f"Bearer {cost_key}"}, timeout=5)
     assert rate.status_code == 200
     assert cost.status_code == 503 and "limits cannot be checked" in cost.json()["error"]["message"]
     assert cost.elapsed.total_seconds() < 2
-    assert len(upstream.requests) == 1
+    assert len(env.upstream.requests) == 1

@@ -11,9 +11,7 @@ import openai
 import pytest
 import requests
 
-from tests.fakes.upstream import FakeUpstream
-from tests.functional.proxy_env import ProxyEnv
-from tests.functional.servers import Gateway
+from tests.functional.proxy_env import running_proxy
 
 pytestmark = pytest.mark.slow
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
@@ -21,12 +19,8 @@ CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("proxy") / "bricks.db")
-    with FakeUpstream() as upstream:
-        gateway = Gateway({"SQLITE_PATH": path, "IN_MEMORY_DB_UPDATE_INTERVAL": "50ms",
-                           "GUNICORN_GRACEFUL_TIMEOUT": "5"})  # fmt: skip
-        with gateway:
-            yield ProxyEnv(gateway, upstream, path)
+    with running_proxy(tmp_path_factory.mktemp("proxy")) as proxy:
+        yield proxy
 
 
 @pytest.fixture(autouse=True)

@@ -12,21 +12,16 @@ import requests
 
 from app.storage.events import EventFilter, EventRepository
 from app.storage.sqlite import SqliteDatabase
-from tests.fakes.upstream import FakeUpstream
-from tests.functional.proxy_env import ProxyEnv
-from tests.functional.servers import Gateway
+from tests.functional.proxy_env import running_proxy
 
 pytestmark = pytest.mark.slow
 STREAMS = 200
 
 
 def test_sigterm_with_200_streams_in_flight_leaves_one_event_per_request(tmp_path):
-    path = str(tmp_path / "bricks.db")
-    with FakeUpstream() as upstream:
+    with running_proxy(tmp_path, GUNICORN_GRACEFUL_TIMEOUT="20") as env:
+        upstream, gateway = env.upstream, env.gateway
         upstream.configure(chunk_count=40, chunk_delay_s=0.05)  # each stream lasts about 2 s
-        gateway = Gateway({"SQLITE_PATH": path, "IN_MEMORY_DB_UPDATE_INTERVAL": "50ms",
-                           "GUNICORN_GRACEFUL_TIMEOUT": "20"}).start()  # fmt: skip
-        env = ProxyEnv(gateway, upstream, path)
         key = env.create_key()
         key_id = env.last_key["keyId"]
         bodies: list[str] = []
@@ -54,7 +49,7 @@ def test_sigterm_with_200_streams_in_flight_leaves_one_event_per_request(tmp_pat
 
     assert code == 0, output[-2000:]
     assert len(bodies) == STREAMS and all(body.rstrip().endswith("data: [DONE]") for body in bodies)
-    db = SqliteDatabase(path)
+    db = SqliteDatabase(env.sqlite_path)
     events = EventRepository(db).find(EventFilter(key_ids=[key_id]), limit=10_000)
     db.close()
     assert len(events) == STREAMS and len({e.id for e in events}) == STREAMS
