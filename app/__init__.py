@@ -12,7 +12,7 @@ import flask
 
 from app.config import Settings
 from app.container import Container
-from app.errors import AdminError
+from app.errors import AdminError, ServiceUnavailable
 from app.storage.database import Database, StorageError
 from app.storage.factory import open_database
 
@@ -64,9 +64,8 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
     @app.errorhandler(StorageError)
     def _storage_error(error: StorageError) -> Any:
         log.error("storage failure on %s %s: %s", flask.request.method, flask.request.path, error)
-        body = AdminError("the database is unavailable; nothing was changed").body(flask.request.path)
-        body.update(status=503, type="/errors/storage", title="service unavailable")
-        return body, 503
+        unavailable = ServiceUnavailable("the database is unavailable; nothing was changed")
+        return unavailable.body(flask.request.path), unavailable.status
 
 
 def _setup_proxy(app: flask.Flask, container: Container) -> None:

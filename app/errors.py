@@ -4,7 +4,8 @@
     ├── AdminError                 admin API: {"type", "title", "status", "detail", "instance"}
     │   ├── BadRequest      400    validation, malformed JSON, unknown references, duplicates
     │   ├── Unauthorized    401    missing or wrong X-API-KEY
-    │   └── NotFound        404    unknown id
+    │   ├── NotFound        404    unknown id
+    │   └── ServiceUnavailable 503 the database cannot be reached; nothing was changed
     └── ProxyError                 proxy: {"error": {"code", "message": "[BricksLLM] ...", "type"}}
         (status and type per instance: 400 invalid_request, 401 authentication, 403 permission,
          404 route not supported, 429 rate/cost limit, 502/504 upstream, 503 dependency down)
@@ -50,6 +51,12 @@ class NotFound(AdminError):
     status = 404
     slug = "not-found"
     title = "not found"
+
+
+class ServiceUnavailable(AdminError):
+    status = 503
+    slug = "storage"
+    title = "service unavailable"
 
 
 def admin_error_body(status: int, slug: str, title: str, detail: str, instance: str) -> dict[str, Any]:

@@ -89,10 +89,6 @@ class PathConfigSchema(WireSchema):
     )
 
 
-class IdListQuerySchema(WireSchema):
-    """Query strings with repeated or comma-separated ids."""
-
-
 def split_values(values: list[str] | None) -> list[str]:
     """`tags=a&tags=b` and `tags=a,b` both give ["a", "b"]."""
     result: list[str] = []

@@ -7,7 +7,6 @@ from typing import Any
 
 import flask
 import flask_smorest
-from marshmallow import Schema
 from webargs import core
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
@@ -72,7 +71,3 @@ class AdminApi(flask_smorest.Api):  # type: ignore[misc]
         body = admin_error_body(code, _SLUGS.get(code, "error"), error.name.lower(), detail,
                                 flask.request.path)  # fmt: skip
         return body, code, data.get("headers") or {}
-
-
-class EmptySchema(Schema):
-    pass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -71,7 +71,3 @@ def from_json(value: Any, default: Any = None) -> Any:
 def placeholders(count: int) -> str:
     """`%s, %s, ...` for an IN list."""
     return ", ".join(["%s"] * count)
-
-
-def rows_iter(rows: list[Row]) -> Iterator[Row]:
-    yield from rows

@@ -90,3 +90,18 @@ def test_patch_cannot_remove_a_required_field_or_point_at_metadata(admin):
     )
     assert response.status_code == 400
     assert admin.get("/api/provider-settings").get_json()[0]["setting"] == {"apikey": "********"}
+
+
+def test_an_unreachable_database_is_503_in_the_admin_shape(settings):
+    from app import create_app
+    from app.storage.postgres import PostgresDatabase
+    from tests.functional.servers import free_port
+
+    dead = PostgresDatabase({"host": "127.0.0.1", "port": free_port(), "user": "postgres",
+                             "dbname": "test", "connect_timeout": 1})  # fmt: skip
+    client = create_app("admin", settings, dead).test_client()
+    response = client.post("/api/provider-settings", json={"provider": "openai", "setting": {"apikey": "sk-x"}})
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["type"] == "/errors/storage" and body["status"] == 503
+    assert "nothing was changed" in body["detail"] and "sk-x" not in response.get_data(as_text=True)
