@@ -1,11 +1,23 @@
-"""The small interface every provider adapter implements, and the usage record they produce."""
+"""The small interface every provider adapter implements, and the usage record they produce.
+
+An adapter knows one provider: the proxy paths it answers (`prefix` + `routes`), how to build the
+upstream request (URL, key header, stream body), how to read usage from a body or a stream event,
+how its streams end, and its built-in price table. The pipeline never branches on a provider name.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from app.domain.entities import ProviderSetting
+
+if TYPE_CHECKING:
+    from app.providers.pricing import PriceTable
+
+# (method, path after the provider's prefix, kind). Kinds drive pricing; "other" is unpriced.
+RouteSpec = tuple[str, str, str]
 
 
 @dataclass(frozen=True)
@@ -13,12 +25,16 @@ class Operation:
     """What a proxied path does, as far as pricing and usage are concerned."""
 
     kind: str  # "chat", "completions", "embeddings", "speech", "transcription", "image", "other"
-    upstream_path: str  # path appended to the provider origin, e.g. "/v1/chat/completions"
+    upstream_path: str  # the path after the provider prefix, e.g. "/v1/chat/completions"
 
 
 @dataclass
 class Usage:
-    """Tokens (and other billable units) of one request. `source`: "provider" or "local"."""
+    """Tokens (and other billable units) of one request. `source`: "provider" or "local".
+
+    `prompt_tokens` counts every input token; `cached_prompt_tokens` (read from a prompt cache) and
+    `cache_write_tokens` (written to it, Anthropic) are parts of it, priced at their own rates.
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -26,6 +42,7 @@ class Usage:
     source: str = ""
     audio_seconds: float = 0.0
     characters: int = 0
+    cache_write_tokens: int = 0
 
 
 @dataclass
@@ -40,6 +57,26 @@ class StreamState:
 
 class ProviderAdapter(Protocol):
     name: str
+    prefix: str  # proxy path prefix, e.g. "/api/providers/openai"
+    routes: tuple[RouteSpec, ...]
+    stream_error: bytes  # the SSE event that ends a stream whose upstream died
+
+    @property
+    def prices(self) -> PriceTable:
+        """Built-in prices (`pricing.NO_PRICES`: only a setting's costMap prices the provider)."""
+        ...
+
+    def check_request(self, query: str) -> str | None:
+        """Why the request cannot be forwarded (e.g. a missing query parameter), or None."""
+        ...
+
+    def request_model(self, operation: Operation, fields: Mapping[str, Any]) -> str:
+        """The model a request asks for, from its JSON body or form fields (or its path)."""
+        ...
+
+    def request_user(self, fields: Mapping[str, Any]) -> str:
+        """The end user a request names in its body, or ""."""
+        ...
 
     def upstream_url(self, setting: ProviderSetting, operation: Operation, query: str) -> str:
         """Absolute URL to call: the setting's `url` override or the public origin, plus the path."""
@@ -59,4 +96,8 @@ class ProviderAdapter(Protocol):
 
     def observe_stream_event(self, state: StreamState, data: dict[str, Any]) -> bool:
         """Update `state` from one SSE data object; True if the event only carries usage."""
+        ...
+
+    def is_stream_end(self, data: bytes) -> bool:
+        """True for the data payload of the event that ends a complete stream."""
         ...

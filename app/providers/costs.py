@@ -11,6 +11,7 @@ from typing import Any
 from app.domain.entities import ProviderSetting
 from app.providers import pricing
 from app.providers.base import Operation, Usage
+from app.providers.pricing import PriceTable
 from app.providers.tokens import TokenCounter
 
 PRICED_KINDS = frozenset({"chat", "completions", "embeddings", "speech", "transcription", "image"})
@@ -32,39 +33,42 @@ class Pricer:
             found = self._cost_maps[cache_key] = pricing.CostMap.from_setting(setting.cost_map)
         return found
 
-    def is_priced(self, operation: Operation, model: str, setting: ProviderSetting | None) -> bool:
+    def is_priced(
+        self, operation: Operation, model: str, setting: ProviderSetting | None, table: PriceTable
+    ) -> bool:
         if operation.kind not in PRICED_KINDS:
             return True  # nothing to price: the request costs 0
-        return bool(model) and pricing.has_price(model, self.cost_map(setting))
+        return bool(model) and pricing.has_price(model, self.cost_map(setting), table=table)
 
     def cost(
         self, operation: Operation, model: str, usage: Usage, setting: ProviderSetting | None,
-        body: dict[str, Any] | None = None,
+        body: dict[str, Any] | None, table: PriceTable,
     ) -> int:  # fmt: skip
-        """Micro-dollars for the usage; 0 when the model has no known price."""
+        """Micro-dollars for the usage against the provider's `table` (and the setting's costMap);
+        0 when the model has no known price."""
         cost_map = self.cost_map(setting)
         kind = operation.kind
         result: int | None = 0
         if kind in ("chat", "completions"):
             result = pricing.chat_cost_micros(
                 model, usage.prompt_tokens, usage.completion_tokens, usage.cached_prompt_tokens,
-                cost_map=cost_map,
+                cost_map=cost_map, table=table, cache_write_tokens=usage.cache_write_tokens,
             )  # fmt: skip
         elif kind == "embeddings":
-            result = pricing.embedding_cost_micros(model, usage.prompt_tokens, cost_map=cost_map)
+            result = pricing.embedding_cost_micros(model, usage.prompt_tokens, cost_map=cost_map, table=table)
         elif kind == "speech":
-            result = pricing.speech_cost_micros(model, usage.characters)
+            result = pricing.speech_cost_micros(model, usage.characters, table=table)
         elif kind == "transcription":
-            result = pricing.audio_transcription_cost_micros(model, usage.audio_seconds)
+            result = pricing.audio_transcription_cost_micros(model, usage.audio_seconds, table=table)
         elif kind == "image" and body is not None:
             count = body.get("n")
             n = count if isinstance(count, int) else 1
-            result = pricing.image_cost_micros(model, body.get("size"), body.get("quality"), n)
+            result = pricing.image_cost_micros(model, body.get("size"), body.get("quality"), n, table=table)
         return result or 0
 
     def estimate(
         self, operation: Operation, model: str, body: dict[str, Any] | None, raw_size: int,
-        setting: ProviderSetting | None,
+        setting: ProviderSetting | None, table: PriceTable,
     ) -> int:  # fmt: skip
         """The reservation for a request: counted prompt tokens plus its max output tokens."""
         if operation.kind not in PRICED_KINDS or not model:
@@ -75,7 +79,7 @@ class Pricer:
             usage.completion_tokens = limit if isinstance(limit, int) and limit > 0 else 0
             if operation.kind == "speech" and isinstance(body.get("input"), str):
                 usage.characters = len(body["input"])
-        return self.cost(operation, model, usage, setting, body)
+        return self.cost(operation, model, usage, setting, body, table)
 
     def prompt_tokens(
         self, operation: Operation, model: str, body: dict[str, Any] | None, raw_size: int
@@ -85,7 +89,12 @@ class Pricer:
         if raw_size > MAX_TOKENIZED_BODY:
             return raw_size // 3
         if operation.kind == "chat":
-            return self.tokens.count_chat_prompt(model, body.get("messages") or [], body.get("tools"))
+            messages = body.get("messages")
+            messages = messages if isinstance(messages, list) else []
+            system = body.get("system")  # Anthropic keeps the system prompt beside the messages
+            if system:
+                messages = [{"role": "system", "content": system}, *messages]
+            return self.tokens.count_chat_prompt(model, messages, body.get("tools"))
         if operation.kind == "completions":
             return self.tokens.count_completion_prompt(model, body.get("prompt", ""))
         if operation.kind == "embeddings":

@@ -1,16 +1,25 @@
-"""OpenAI: the upstream URL and key header, usage from bodies and stream chunks, prices."""
+"""OpenAI, and the OpenAI-compatible base the other OpenAI-shaped providers build on: the upstream
+URL and key header, usage from bodies and stream chunks, `stream_options` injection, its routes."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from app.domain.entities import ProviderSetting
-from app.providers.base import Operation, StreamState, Usage
+from app.providers import pricing, sse
+from app.providers.base import Operation, RouteSpec, StreamState, Usage
 
-PUBLIC_ORIGIN = "https://api.openai.com"
+STREAM_ERROR = (
+    b'data: {"error":{"code":"502","message":"[BricksLLM] upstream stream ended early",'
+    b'"type":"upstream_error"}}\n\n'
+)
 
 
-def _usage(raw: Any) -> Usage | None:
+def usage_of(raw: Any) -> Usage | None:
+    """An OpenAI `usage` object (also the Responses API's input/output names) as Usage."""
     if not isinstance(raw, dict):
         return None
     details = raw.get("prompt_tokens_details") or {}
@@ -22,12 +31,36 @@ def _usage(raw: Any) -> Usage | None:
     )
 
 
-class OpenAIAdapter:
-    name = "openai"
+class OpenAICompatibleAdapter:
+    """Behaviour shared by every provider that speaks OpenAI's wire format."""
+
+    name = ""
+    prefix = ""
+    routes: tuple[RouteSpec, ...] = ()
+    public_origin = ""
+    stream_error = STREAM_ERROR
+
+    @property
+    def prices(self) -> pricing.PriceTable:
+        return pricing.NO_PRICES
+
+    def check_request(self, query: str) -> str | None:
+        return None
+
+    def request_model(self, operation: Operation, fields: Mapping[str, Any]) -> str:
+        model = fields.get("model")
+        return model if isinstance(model, str) else ""
+
+    def request_user(self, fields: Mapping[str, Any]) -> str:
+        user = fields.get("user")
+        return user if isinstance(user, str) else ""
+
+    def upstream_path(self, operation: Operation) -> str:
+        return operation.upstream_path
 
     def upstream_url(self, setting: ProviderSetting, operation: Operation, query: str) -> str:
-        origin = setting.url or PUBLIC_ORIGIN
-        return f"{origin}{operation.upstream_path}" + (f"?{query}" if query else "")
+        origin = (setting.url or self.public_origin).rstrip("/")
+        return f"{origin}{self.upstream_path(operation)}" + (f"?{query}" if query else "")
 
     def auth_headers(self, setting: ProviderSetting) -> dict[str, str]:
         return {"Authorization": f"Bearer {setting.api_key}"}
@@ -43,13 +76,11 @@ class OpenAIAdapter:
             separator = b"" if rest.startswith(b"}") else b","
             injected = b'"stream_options":{"include_usage":true}' + separator
             return body[:start] + injected + body[start:], True
-        import orjson
-
         patched = dict(parsed, stream_options={**(options or {}), "include_usage": True})
         return orjson.dumps(patched), True
 
     def usage_from_body(self, operation: Operation, parsed: dict[str, Any]) -> Usage | None:
-        return _usage(parsed.get("usage"))
+        return usage_of(parsed.get("usage"))
 
     def observe_stream_event(self, state: StreamState, data: dict[str, Any]) -> bool:
         if not state.model and isinstance(data.get("model"), str):
@@ -63,7 +94,79 @@ class OpenAIAdapter:
                     text = choice.get("text")  # legacy completions stream
                 if isinstance(text, str):
                     state.completion_parts.append(text)
-        usage = _usage(data.get("usage"))
+        usage = usage_of(data.get("usage"))
         if usage is not None:
             state.usage = usage
         return usage is not None and choices == []
+
+    def is_stream_end(self, data: bytes) -> bool:
+        return data == sse.DONE
+
+
+class OpenAIAdapter(OpenAICompatibleAdapter):
+    """OpenAI's own API. Paths follow OpenAI's real API (DECISIONS.md corrects the README's typos;
+    the README's literal paths are accepted too)."""
+
+    name = "openai"
+    prefix = "/api/providers/openai"
+    public_origin = "https://api.openai.com"
+    routes: tuple[RouteSpec, ...] = (
+        ("POST", "/v1/chat/completions", "chat"),
+        ("POST", "/v1/completions", "completions"),
+        ("POST", "/v1/embeddings", "embeddings"),
+        ("POST", "/v1/moderations", "other"),
+        ("POST", "/v1/responses", "other"),
+        ("GET", "/v1/responses/:id", "other"),
+        ("DELETE", "/v1/responses/:id", "other"),
+        ("GET", "/v1/models", "other"),
+        ("GET", "/v1/models/:model", "other"),
+        ("GET", "/v1/files", "other"),
+        ("POST", "/v1/files", "other"),
+        ("DELETE", "/v1/files/:file_id", "other"),
+        ("POST", "/v1/files/:file_id", "other"),  # the README's literal "delete a file"
+        ("GET", "/v1/files/:file_id", "other"),
+        ("GET", "/v1/files/:file_id/content", "other"),
+        ("POST", "/v1/images/generations", "image"),
+        ("POST", "/v1/images/edits", "image"),
+        ("POST", "/v1/images/variations", "image"),
+        ("POST", "/v1/audio/speech", "speech"),
+        ("POST", "/v1/audio/transcriptions", "transcription"),
+        ("POST", "/v1/audio/translations", "transcription"),
+        ("POST", "/v1/audios/translations", "transcription"),  # the README's literal path
+        ("POST", "/v1/assistants", "other"),
+        ("GET", "/v1/assistants", "other"),
+        ("GET", "/v1/assistants/:assistant_id", "other"),
+        ("POST", "/v1/assistants/:assistant_id", "other"),
+        ("DELETE", "/v1/assistants/:assistant_id", "other"),
+        ("POST", "/v1/assistants/:assistant_id/files", "other"),
+        ("GET", "/v1/assistants/:assistant_id/files", "other"),
+        ("GET", "/v1/assistants/:assistant_id/files/:file_id", "other"),
+        ("DELETE", "/v1/assistants/:assistant_id/files/:file_id", "other"),
+        ("POST", "/v1/threads", "other"),
+        ("POST", "/v1/threads/runs", "other"),
+        ("GET", "/v1/threads/:thread_id", "other"),
+        ("POST", "/v1/threads/:thread_id", "other"),
+        ("DELETE", "/v1/threads/:thread_id", "other"),
+        ("POST", "/v1/threads/:thread_id/messages", "other"),
+        ("GET", "/v1/threads/:thread_id/messages", "other"),
+        ("GET", "/v1/threads/:thread_id/messages/:message_id", "other"),
+        ("POST", "/v1/threads/:thread_id/messages/:message_id", "other"),
+        ("GET", "/v1/threads/:thread_id/messages/:message_id/files", "other"),
+        ("GET", "/v1/threads/:thread_id/messages/:message_id/files/:file_id", "other"),
+        ("POST", "/v1/threads/:thread_id/runs", "other"),
+        ("GET", "/v1/threads/:thread_id/runs", "other"),
+        ("GET", "/v1/threads/:thread_id/runs/:run_id", "other"),
+        ("POST", "/v1/threads/:thread_id/runs/:run_id", "other"),
+        ("POST", "/v1/threads/:thread_id/runs/:run_id/cancel", "other"),
+        ("POST", "/v1/threads/:thread_id/runs/:run_id/submit_tool_outputs", "other"),
+        ("GET", "/v1/threads/:thread_id/runs/:run_id/steps", "other"),
+        ("GET", "/v1/threads/:thread_id/runs/:run_id/steps/:step_id", "other"),
+        ("POST", "/v1/batches", "other"),
+        ("GET", "/v1/batches", "other"),
+        ("GET", "/v1/batches/:batch_id", "other"),
+        ("POST", "/v1/batches/:batch_id/cancel", "other"),
+    )
+
+    @property
+    def prices(self) -> pricing.PriceTable:
+        return pricing.openai_prices()

@@ -72,15 +72,22 @@ class TokenPrices:
     prompt: Fraction
     completion: Fraction
     cached_prompt: Fraction | None = None  # None: cached tokens cost the prompt price
+    cache_write: Fraction | None = None  # None: tokens written to a prompt cache cost the prompt price
 
     def cost(
-        self, prompt_tokens: int, completion_tokens: int, cached_prompt_tokens: int
-    ) -> Fraction:
-        """Exact USD; cached tokens are part of ``prompt_tokens`` (as OpenAI reports them)."""
+        self, prompt_tokens: int, completion_tokens: int, cached_prompt_tokens: int,
+        cache_write_tokens: int = 0,
+    ) -> Fraction:  # fmt: skip
+        """Exact USD; cached and cache-write tokens are parts of ``prompt_tokens``."""
         cached = min(cached_prompt_tokens, prompt_tokens)
+        written = min(cache_write_tokens, prompt_tokens - cached)
         cached_price = self.prompt if self.cached_prompt is None else self.cached_prompt
-        uncached = prompt_tokens - cached
-        return uncached * self.prompt + cached * cached_price + completion_tokens * self.completion
+        write_price = self.prompt if self.cache_write is None else self.cache_write
+        plain = prompt_tokens - cached - written
+        return (
+            plain * self.prompt + cached * cached_price + written * write_price
+            + completion_tokens * self.completion
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,18 @@ class PriceTable:
         name = self.resolve(model, section)
         return None if name is None else section[name]
 
+    def with_aliases(self, provider: str, aliases: Mapping[str, str]) -> PriceTable:
+        """This table under another provider's name, ``alias`` priced as ``target`` in every section."""
+
+        def extend(section: Mapping[str, T]) -> dict[str, T]:
+            extra = {alias: section[target] for alias, target in aliases.items() if target in section}
+            return {**section, **extra}
+
+        return PriceTable(
+            provider, self.prices_as_of, extend(self.chat), extend(self.embeddings),
+            extend(self.transcription), extend(self.speech), extend(self.images),
+        )  # fmt: skip
+
     def has_entry(self, name: str) -> bool:
         sections = (self.chat, self.embeddings, self.transcription, self.speech, self.images)
         return any(name in section for section in sections)
@@ -141,11 +160,12 @@ def _section(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 
 
 def _token_prices(entry: Mapping[str, Any]) -> TokenPrices:
-    cached = entry.get("cached_prompt")
+    cached, written = entry.get("cached_prompt"), entry.get("cache_write_prompt")
     return TokenPrices(
         prompt=exact(entry["prompt"]) / _PER_MILLION,
         completion=exact(entry["completion"]) / _PER_MILLION,
         cached_prompt=None if cached is None else exact(cached) / _PER_MILLION,
+        cache_write=None if written is None else exact(written) / _PER_MILLION,
     )
 
 
@@ -158,6 +178,10 @@ def _image_prices(entry: Mapping[str, Any]) -> ImagePrices:
         quality: {size: exact(usd) for size, usd in sizes.items()}
         for quality, sizes in entry.items()
     }
+
+
+NO_PRICES = PriceTable(provider="", prices_as_of="")
+"""The table of a provider without built-in prices (vLLM, custom): only a costMap prices it."""
 
 
 @functools.cache
@@ -232,20 +256,21 @@ def chat_prices(
 ) -> TokenPrices | None:
     """Prices of a chat/completion model after ``cost_map`` overrides, or None if incomplete.
 
-    An overridden prompt price also applies to cached prompt tokens (a costMap has no cached price).
+    An overridden prompt price also applies to cached and cache-write prompt tokens (a costMap has
+    no cache prices).
     """
     prices = _table(table)
     builtin = prices.lookup(model, prices.chat)
     overrides = cost_map or _NO_OVERRIDES
     prompt = overrides.prompt.get(model)
     if prompt is not None:
-        cached = None
+        cached = written = None
     elif builtin is not None:
-        prompt, cached = builtin.prompt, builtin.cached_prompt
+        prompt, cached, written = builtin.prompt, builtin.cached_prompt, builtin.cache_write
     else:
         return None
     completion = overrides.completion.get(model, builtin.completion if builtin else None)
-    return None if completion is None else TokenPrices(prompt, completion, cached)
+    return None if completion is None else TokenPrices(prompt, completion, cached, written)
 
 
 def chat_cost_micros(
@@ -256,13 +281,17 @@ def chat_cost_micros(
     cost_map: CostMap | None = None,
     *,
     table: PriceTable | None = None,
+    cache_write_tokens: int = 0,
 ) -> int | None:
-    """Cost of a chat or completion request; ``cached_prompt_tokens`` is a part of ``prompt_tokens``."""
-    _check_counts(prompt_tokens, completion_tokens, cached_prompt_tokens)
+    """Cost of a chat or completion request; ``cached_prompt_tokens`` and ``cache_write_tokens``
+    are parts of ``prompt_tokens``."""
+    _check_counts(prompt_tokens, completion_tokens, cached_prompt_tokens, cache_write_tokens)
     prices = chat_prices(model, cost_map, table=table)
     if prices is None:
         return None
-    return to_micros(prices.cost(prompt_tokens, completion_tokens, cached_prompt_tokens))
+    return to_micros(
+        prices.cost(prompt_tokens, completion_tokens, cached_prompt_tokens, cache_write_tokens)
+    )
 
 
 def embedding_price(

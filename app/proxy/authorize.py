@@ -7,14 +7,17 @@ import random
 import orjson
 
 from app.errors import ProxyError
-from app.providers.registry import adapter_for
 from app.proxy.context import RequestContext
 from app.proxy.snapshot import Snapshot
 
 
 def read_body(ctx: RequestContext) -> None:
     """Parse a JSON body once; pick the model and the user from JSON or multipart fields."""
+    assert ctx.adapter is not None and ctx.route is not None
     request = ctx.request
+    problem = ctx.adapter.check_request(request.query)
+    if problem:
+        raise ProxyError(400, problem)
     if request.body and request.is_json:
         try:
             parsed = orjson.loads(request.body)
@@ -23,10 +26,8 @@ def read_body(ctx: RequestContext) -> None:
         if isinstance(parsed, dict):
             ctx.parsed = parsed
     fields = ctx.parsed if ctx.parsed is not None else request.form_fields
-    model, user = fields.get("model"), fields.get("user")
-    ctx.model = model if isinstance(model, str) else ""
-    ctx.event.model = ctx.model
-    ctx.event.user_id = user if isinstance(user, str) else ""
+    ctx.model = ctx.event.model = ctx.adapter.request_model(ctx.route.operation, fields)
+    ctx.event.user_id = ctx.adapter.request_user(fields)
 
 
 def authorize(ctx: RequestContext, snapshot: Snapshot) -> None:
@@ -49,4 +50,3 @@ def authorize(ctx: RequestContext, snapshot: Snapshot) -> None:
     if setting.allowed_models and ctx.model and ctx.model not in setting.allowed_models:
         raise ProxyError(403, f"model {ctx.model} is not allowed")
     ctx.setting = setting
-    ctx.adapter = adapter_for(setting.provider)

@@ -45,16 +45,17 @@ def reserve(
     ctx: RequestContext, counters: LimitCounters, pricer: Pricer, fail_open: tuple[bool, bool]
 ) -> None:
     """Admit the request against the key's limits, holding its estimated cost."""
-    assert ctx.key is not None and ctx.route is not None
+    assert ctx.key is not None and ctx.route is not None and ctx.adapter is not None
     rates, costs = limits_of(f"key:{ctx.key.key_id}", ctx.key.limits)
     if not rates and not costs:
         return
     operation = ctx.route.operation
     estimate = 0
     if costs:
-        if not pricer.is_priced(operation, ctx.model, ctx.setting):
+        table = ctx.adapter.prices
+        if not pricer.is_priced(operation, ctx.model, ctx.setting, table):
             raise ProxyError(400, f"model {ctx.model or '(none)'} has no price and this key has a cost limit")
-        estimate = pricer.estimate(operation, ctx.model, ctx.parsed, len(ctx.request.body), ctx.setting)
+        estimate = pricer.estimate(operation, ctx.model, ctx.parsed, len(ctx.request.body), ctx.setting, table)
     try:
         outcome = counters.admit(rates, costs, estimate, time.time())
     except CountersUnavailable as exc:

@@ -1,8 +1,9 @@
 """One proxied request, stage by stage. Read this file first.
 
-    route        -> which provider and operation the path is          (routes.py, 404)
+    route        -> which provider (adapter) and operation the path is (routes.py, 404)
     authenticate -> which key is calling                              (authenticate.py, 401)
-    read body    -> model and user from JSON or multipart             (authorize.py, 400)
+    read body    -> model and user from JSON or multipart; the        (authorize.py, 400)
+                    provider's own request checks (Azure api-version)
     authorize    -> allowed paths, a provider setting, allowed models (authorize.py, 401/403)
     limits       -> rate and spend limits, reserved atomically        (limits.py, 429/503/400)
     upstream     -> the provider call on a pooled connection          (upstream.py, 502/504)
@@ -26,6 +27,7 @@ from app.domain.durations import DurationError, parse_duration
 from app.domain.events import Event
 from app.errors import ProxyError
 from app.providers.costs import Pricer
+from app.providers.registry import adapter_for
 from app.proxy import accounting
 from app.proxy.authenticate import authenticate
 from app.proxy.authorize import authorize, read_body
@@ -60,6 +62,7 @@ def handle(request: ProxyRequest, runtime: ProxyRuntime) -> ProxyResponse:
         if ctx.route is None:
             raise ProxyError(404, "route not supported")
         ctx.event.provider = ctx.route.provider
+        ctx.adapter = adapter_for(ctx.route.provider)
         authenticate(ctx, runtime.snapshot.current)
         read_body(ctx)
         authorize(ctx, runtime.snapshot.current)
@@ -86,7 +89,7 @@ def _call_upstream(ctx: RequestContext, runtime: ProxyRuntime, finish: Finish) -
     ))  # fmt: skip
     if "text/event-stream" in (upstream.get("content-type") or ""):
         return relay_stream(ctx, upstream, runtime.pricer, finish, hide_usage)
-    return relay_body(ctx, upstream, finish)
+    return relay_body(ctx, upstream, runtime.pricer, finish)
 
 
 def _timeout(request: ProxyRequest, default_s: float) -> float:

@@ -23,13 +23,9 @@ from app.proxy.upstream import abort, response_headers
 log = logging.getLogger(__name__)
 Finish = Callable[[RequestContext, int, Usage | None, str], None]  # accounting.finish, bound
 
-STREAM_ERROR = (
-    b'data: {"error":{"code":"502","message":"[BricksLLM] upstream stream ended early",'
-    b'"type":"upstream_error"}}\n\n'
-)
 
 
-def relay_body(ctx: RequestContext, upstream: Any, finish: Finish) -> ProxyResponse:
+def relay_body(ctx: RequestContext, upstream: Any, pricer: Pricer, finish: Finish) -> ProxyResponse:
     """Read the whole body, price it from its usage, settle, then answer."""
     try:
         body = upstream.read()
@@ -40,14 +36,14 @@ def relay_body(ctx: RequestContext, upstream: Any, finish: Finish) -> ProxyRespo
         return error_response(error)
     upstream.release()
     status = upstream.status_code
-    usage = _usage_of_body(ctx, body) if 200 <= status < 300 else None
+    usage = _usage_of_body(ctx, pricer, body) if 200 <= status < 300 else None
     if ctx.key is not None and ctx.key.should_log_response:
         ctx.event.response_body = body
     finish(ctx, status, usage, "")
     return ProxyResponse(status, response_headers(upstream), body)
 
 
-def _usage_of_body(ctx: RequestContext, body: bytes) -> Usage | None:
+def _usage_of_body(ctx: RequestContext, pricer: Pricer, body: bytes) -> Usage | None:
     if ctx.adapter is None or ctx.route is None or ctx.route.operation.kind not in PRICED_KINDS:
         return None  # pass-through answers (files, assistants...) are never parsed
     if not body.startswith(b"{"):
@@ -61,6 +57,12 @@ def _usage_of_body(ctx: RequestContext, body: bytes) -> Usage | None:
     if isinstance(parsed.get("model"), str) and parsed["model"]:
         ctx.model = ctx.event.model = parsed["model"]
     usage = ctx.adapter.usage_from_body(ctx.route.operation, parsed)
+    if usage is None and ctx.route.operation.kind in ("chat", "completions"):
+        # An answer without usage (Anthropic's legacy completions): count its text here, reading
+        # the body as the adapter reads one stream event.
+        state = StreamState()
+        ctx.adapter.observe_stream_event(state, parsed)
+        usage = _local_usage(ctx, pricer, state.completion_parts)
     if usage is None and ctx.route.operation.kind == "transcription":
         duration = parsed.get("duration")
         usage = Usage(audio_seconds=float(duration), source="provider") if isinstance(duration, (int, float)) else None
@@ -108,6 +110,8 @@ class OwnedStream:
 def _stream(
     ctx: RequestContext, upstream: Any, pricer: Pricer, finish: Finish, hide_usage: bool
 ) -> Generator[bytes, None, None]:
+    assert ctx.adapter is not None
+    adapter, stream_error = ctx.adapter, ctx.adapter.stream_error
     state = StreamState()
     outcome: tuple[int, str] = (499, "client disconnected")
     completed = False
@@ -116,10 +120,10 @@ def _stream(
             raw = upstream.readline(b"\n\n")
             if not raw:
                 outcome = (502, "upstream stream ended early")
-                yield STREAM_ERROR
+                yield stream_error
                 return
             data = sse.event_data(raw)
-            if data == sse.DONE:
+            if data is not None and adapter.is_stream_end(data):
                 _finish_stream(ctx, state, pricer, finish, (upstream.status_code, ""))
                 completed = True
                 yield raw
@@ -127,10 +131,7 @@ def _stream(
                 return
             if data and sse.may_carry_usage(data):
                 parsed = sse.parse_json_data(data)
-                usage_only = (
-                    parsed is not None and ctx.adapter is not None
-                    and ctx.adapter.observe_stream_event(state, parsed)
-                )  # fmt: skip
+                usage_only = parsed is not None and adapter.observe_stream_event(state, parsed)
                 if usage_only and hide_usage:
                     continue
             elif data:
@@ -139,7 +140,7 @@ def _stream(
             yield raw
     except Exception as exc:  # any read failure (socket, parser, closed connection) ends the stream
         outcome = (502, f"upstream stream failed: {type(exc).__name__}")
-        yield STREAM_ERROR
+        yield stream_error
     finally:
         if not completed:
             abort(upstream)
@@ -156,10 +157,13 @@ def _finish_stream(
                 ctx.adapter.observe_stream_event(state, parsed)
     if state.model:
         ctx.model = ctx.event.model = state.model
-    usage = state.usage
-    if usage is None:
-        # No provider usage (stream cut short, or a provider that does not report it): count here.
-        operation = ctx.route.operation if ctx.route else None
-        prompt = pricer.prompt_tokens(operation, ctx.model, ctx.parsed, len(ctx.request.body)) if operation else 0
-        usage = Usage(prompt, pricer.completion_tokens(ctx.model, state.completion_parts), source="local")
+    # No provider usage (stream cut short, or a provider that does not report it): count here.
+    usage = state.usage or _local_usage(ctx, pricer, state.completion_parts)
     finish(ctx, outcome[0], usage, outcome[1])
+
+
+def _local_usage(ctx: RequestContext, pricer: Pricer, completion_parts: list[str]) -> Usage:
+    """Tokens counted by the gateway: the request's prompt and the text produced so far."""
+    operation = ctx.route.operation if ctx.route else None
+    prompt = pricer.prompt_tokens(operation, ctx.model, ctx.parsed, len(ctx.request.body)) if operation else 0
+    return Usage(prompt, pricer.completion_tokens(ctx.model, completion_parts), source="local")

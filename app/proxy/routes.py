@@ -1,75 +1,17 @@
-"""Which proxy paths exist, what each one does, and where it goes upstream.
+"""Which proxy paths exist, which provider answers each, and what each one does.
 
-OpenAI paths follow OpenAI's real API (DECISIONS.md corrects the README's typos; the README's
-literal paths are accepted too). A path not in the table is `404 route not supported`.
+Every built-in adapter declares its prefix and routes (`app/providers/<name>.py`); this table only
+indexes them. A path not in the table is `404 route not supported`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from app.providers.base import Operation
-
-OPENAI_PREFIX = "/api/providers/openai"
-
-# (method, path after the prefix, kind). Kinds drive pricing; "other" is forwarded unpriced.
-_OPENAI_ROUTES: tuple[tuple[str, str, str], ...] = (
-    ("POST", "/v1/chat/completions", "chat"),
-    ("POST", "/v1/completions", "completions"),
-    ("POST", "/v1/embeddings", "embeddings"),
-    ("POST", "/v1/moderations", "other"),
-    ("POST", "/v1/responses", "other"),
-    ("GET", "/v1/responses/:id", "other"),
-    ("DELETE", "/v1/responses/:id", "other"),
-    ("GET", "/v1/models", "other"),
-    ("GET", "/v1/models/:model", "other"),
-    ("GET", "/v1/files", "other"),
-    ("POST", "/v1/files", "other"),
-    ("DELETE", "/v1/files/:file_id", "other"),
-    ("POST", "/v1/files/:file_id", "other"),  # the README's literal "delete a file"
-    ("GET", "/v1/files/:file_id", "other"),
-    ("GET", "/v1/files/:file_id/content", "other"),
-    ("POST", "/v1/images/generations", "image"),
-    ("POST", "/v1/images/edits", "image"),
-    ("POST", "/v1/images/variations", "image"),
-    ("POST", "/v1/audio/speech", "speech"),
-    ("POST", "/v1/audio/transcriptions", "transcription"),
-    ("POST", "/v1/audio/translations", "transcription"),
-    ("POST", "/v1/audios/translations", "transcription"),  # the README's literal path
-    ("POST", "/v1/assistants", "other"),
-    ("GET", "/v1/assistants", "other"),
-    ("GET", "/v1/assistants/:assistant_id", "other"),
-    ("POST", "/v1/assistants/:assistant_id", "other"),
-    ("DELETE", "/v1/assistants/:assistant_id", "other"),
-    ("POST", "/v1/assistants/:assistant_id/files", "other"),
-    ("GET", "/v1/assistants/:assistant_id/files", "other"),
-    ("GET", "/v1/assistants/:assistant_id/files/:file_id", "other"),
-    ("DELETE", "/v1/assistants/:assistant_id/files/:file_id", "other"),
-    ("POST", "/v1/threads", "other"),
-    ("POST", "/v1/threads/runs", "other"),
-    ("GET", "/v1/threads/:thread_id", "other"),
-    ("POST", "/v1/threads/:thread_id", "other"),
-    ("DELETE", "/v1/threads/:thread_id", "other"),
-    ("POST", "/v1/threads/:thread_id/messages", "other"),
-    ("GET", "/v1/threads/:thread_id/messages", "other"),
-    ("GET", "/v1/threads/:thread_id/messages/:message_id", "other"),
-    ("POST", "/v1/threads/:thread_id/messages/:message_id", "other"),
-    ("GET", "/v1/threads/:thread_id/messages/:message_id/files", "other"),
-    ("GET", "/v1/threads/:thread_id/messages/:message_id/files/:file_id", "other"),
-    ("POST", "/v1/threads/:thread_id/runs", "other"),
-    ("GET", "/v1/threads/:thread_id/runs", "other"),
-    ("GET", "/v1/threads/:thread_id/runs/:run_id", "other"),
-    ("POST", "/v1/threads/:thread_id/runs/:run_id", "other"),
-    ("POST", "/v1/threads/:thread_id/runs/:run_id/cancel", "other"),
-    ("POST", "/v1/threads/:thread_id/runs/:run_id/submit_tool_outputs", "other"),
-    ("GET", "/v1/threads/:thread_id/runs/:run_id/steps", "other"),
-    ("GET", "/v1/threads/:thread_id/runs/:run_id/steps/:step_id", "other"),
-    ("POST", "/v1/batches", "other"),
-    ("GET", "/v1/batches", "other"),
-    ("GET", "/v1/batches/:batch_id", "other"),
-    ("POST", "/v1/batches/:batch_id/cancel", "other"),
-)
+from app.providers.base import Operation, ProviderAdapter
+from app.providers.registry import BUILTIN_ADAPTERS
 
 
 @dataclass(frozen=True)
@@ -98,15 +40,16 @@ def _compile(method: str, prefix: str, suffix: str, kind: str, provider: str) ->
 class RouteTable:
     """Exact paths resolve by dictionary; templated ones by a short regex scan per method."""
 
-    def __init__(self) -> None:
+    def __init__(self, adapters: Iterable[ProviderAdapter] = BUILTIN_ADAPTERS) -> None:
         self._static: dict[tuple[str, str], _Route] = {}
         self._dynamic: dict[str, list[_Route]] = {}
-        for method, suffix, kind in _OPENAI_ROUTES:
-            route = _compile(method, OPENAI_PREFIX, suffix, kind, "openai")
-            if ":" in suffix:
-                self._dynamic.setdefault(method, []).append(route)
-            else:
-                self._static[(method, OPENAI_PREFIX + suffix)] = route
+        for adapter in adapters:
+            for method, suffix, kind in adapter.routes:
+                route = _compile(method, adapter.prefix, suffix, kind, adapter.name)
+                if ":" in suffix:
+                    self._dynamic.setdefault(method, []).append(route)
+                else:
+                    self._static[(method, adapter.prefix + suffix)] = route
 
     def match(self, method: str, path: str) -> RouteMatch | None:
         route = self._static.get((method, path))

@@ -1,0 +1,34 @@
+"""DeepInfra: OpenAI-compatible endpoints under `https://api.deepinfra.com/v1/openai`, Bearer key,
+prices as data (`data/deepinfra_prices.json`) plus the setting's costMap."""
+
+from __future__ import annotations
+
+import functools
+
+from app.providers import pricing
+from app.providers.base import Operation, RouteSpec
+from app.providers.openai import OpenAICompatibleAdapter
+
+
+@functools.cache
+def deepinfra_prices() -> pricing.PriceTable:
+    return pricing.PriceTable.from_file(pricing.DATA_DIR / "deepinfra_prices.json")
+
+
+class DeepInfraAdapter(OpenAICompatibleAdapter):
+    name = "deepinfra"
+    prefix = "/api/providers/deepinfra"
+    public_origin = "https://api.deepinfra.com"
+    routes: tuple[RouteSpec, ...] = (
+        ("POST", "/v1/chat/completions", "chat"),
+        ("POST", "/v1/completions", "completions"),
+        ("POST", "/v1/embeddings", "embeddings"),
+    )
+
+    @property
+    def prices(self) -> pricing.PriceTable:
+        return deepinfra_prices()
+
+    def upstream_path(self, operation: Operation) -> str:
+        # /v1/chat/completions -> /v1/openai/chat/completions
+        return "/v1/openai" + operation.upstream_path.removeprefix("/v1")
