@@ -33,18 +33,26 @@ class ProxyEnv:
         return f"{self.gateway.proxy}/api/providers/openai/v1"
 
     def create_key(self, setting_extra=None, **key_fields) -> str:
-        """A fresh setting pointing at the fake upstream and a key on it; returns the secret."""
-        setting = requests.put(
+        """A fresh OpenAI setting pointing at the fake upstream and a key on it; returns the secret."""
+        setting_id = self.create_setting("openai", {"apikey": "sk-upstream"}, **(setting_extra or {}))
+        return self.create_key_on([setting_id], **key_fields)
+
+    def create_setting(self, provider: str, setting: dict, **extra) -> str:
+        """A provider setting whose `url` is the fake upstream (unless `setting` names another)."""
+        response = requests.put(
             f"{self.gateway.admin}/api/provider-settings",
-            json={"provider": "openai", "setting": {"apikey": "sk-upstream", "url": self.upstream.url},
-                  **(setting_extra or {})},
+            json={"provider": provider, "setting": {"url": self.upstream.url, **setting}, **extra},
             timeout=5,
-        )  # fmt: skip
-        assert setting.status_code == 200, setting.text
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["id"]
+
+    def create_key_on(self, setting_ids: list[str], **key_fields) -> str:
+        """A key on the given settings, visible to the proxy when this returns; returns the secret."""
         secret = f"gw-{uuid.uuid4().hex}"
         key = requests.put(
             f"{self.gateway.admin}/api/key-management/keys",
-            json={"name": "test", "key": secret, "settingIds": [setting.json()["id"]], **key_fields},
+            json={"name": "test", "key": secret, "settingIds": setting_ids, **key_fields},
             timeout=5,
         )
         assert key.status_code == 200, key.text
