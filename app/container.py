@@ -14,10 +14,12 @@ from app.config import Settings
 from app.services.events import EventService
 from app.services.keys import KeyService
 from app.services.provider_settings import ProviderSettingService
+from app.services.users import UserService
 from app.storage.database import Database
 from app.storage.events import EventRepository
 from app.storage.keys import KeyRepository
 from app.storage.provider_settings import CustomProviderRepository, ProviderSettingRepository
+from app.storage.users import UserRepository
 
 
 @dataclass
@@ -27,6 +29,7 @@ class Container:
     keys: KeyService
     provider_settings: ProviderSettingService
     events: EventService
+    users: UserService
     runtime: dict[str, Any] = field(default_factory=dict)  # role-specific parts (proxy snapshot...)
 
     @classmethod
@@ -39,6 +42,7 @@ class Container:
             keys=KeyService(KeyRepository(db), settings_repo),
             provider_settings=ProviderSettingService(settings_repo, custom_repo),
             events=EventService(EventRepository(db)),
+            users=UserService(UserRepository(db)),
         )
 
 
