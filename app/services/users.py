@@ -43,7 +43,9 @@ class UserService:
         try:
             return self._users.create(user)
         except UniqueViolation as exc:
-            raise BadRequest("userId: a user with this userId and these tags already exists") from exc
+            raise BadRequest(
+                "userId: a user with this userId and these tags already exists"
+            ) from exc
 
     def update(self, id_: str, data: dict[str, Any]) -> User:
         """Update the user whose object id is `id_`; every field of `data` is optional."""
@@ -66,7 +68,10 @@ class UserService:
         return self._users.find(selection, limit=limit, offset=offset)
 
     def _update(self, current: User, data: dict[str, Any]) -> User:
-        changes: dict[str, Any] = {"updated_at": now_s(), "limits": merge_limits(current.limits, data)}
+        changes: dict[str, Any] = {
+            "updated_at": now_s(),
+            "limits": merge_limits(current.limits, data),
+        }
         for wire, attr in _SIMPLE_UPDATES.items():
             if wire in data:
                 changes[attr] = data[wire]

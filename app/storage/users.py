@@ -74,7 +74,9 @@ class UserRepository:
         """Write every field of an existing user (an update is read, change, replace)."""
         assignments = ", ".join(f"{c} = %s" for c in _COLUMN_NAMES)
         with self._db.transaction() as cursor:
-            cursor.execute(f"UPDATE users SET {assignments} WHERE id = %s", (*_values(user), user.id))
+            cursor.execute(
+                f"UPDATE users SET {assignments} WHERE id = %s", (*_values(user), user.id)
+            )
             bump_config_version(cursor)
         return user
 

@@ -82,7 +82,9 @@ def test_patch_by_id_is_partial_and_checks_the_merged_limits(admin, database):
     assert body["name"] == "spike" and body["userId"] == "u-1"
     assert current_config_version(database) == version + 1
     half = admin.patch(f"/api/users/{user['id']}", json={"rateLimitUnit": None})
-    assert half.status_code == 400 and half.get_json()["detail"].startswith("rateLimitUnit: required")
+    assert half.status_code == 400 and half.get_json()["detail"].startswith(
+        "rateLimitUnit: required"
+    )
     assert admin.patch("/api/users/nobody", json={"name": "x"}).status_code == 404
 
 
