@@ -14,10 +14,14 @@ from app.config import Settings
 from app.services.events import EventService
 from app.services.keys import KeyService
 from app.services.provider_settings import ProviderSettingService
+from app.services.reporting import ReportingService
+from app.services.users import UserService
 from app.storage.database import Database
 from app.storage.events import EventRepository
 from app.storage.keys import KeyRepository
 from app.storage.provider_settings import CustomProviderRepository, ProviderSettingRepository
+from app.storage.reporting import ReportingRepository
+from app.storage.users import UserRepository
 
 
 @dataclass
@@ -27,6 +31,8 @@ class Container:
     keys: KeyService
     provider_settings: ProviderSettingService
     events: EventService
+    users: UserService
+    reporting: ReportingService
     runtime: dict[str, Any] = field(default_factory=dict)  # role-specific parts (proxy snapshot...)
 
     @classmethod
@@ -39,6 +45,8 @@ class Container:
             keys=KeyService(KeyRepository(db), settings_repo),
             provider_settings=ProviderSettingService(settings_repo, custom_repo),
             events=EventService(EventRepository(db)),
+            users=UserService(UserRepository(db)),
+            reporting=ReportingService(ReportingRepository(db)),
         )
 
 

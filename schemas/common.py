@@ -81,6 +81,33 @@ def cost_unit(**kwargs: Any) -> StrictString:
     return StrictString(validate=validate.OneOf(("", *COST_UNITS)), **kwargs)
 
 
+def _no_nul(value: str) -> None:
+    # PostgreSQL cannot take NUL in text: refused here as a 400, not a 500 from the driver.
+    if "\x00" in value:
+        raise ValidationError("must not contain NUL characters")
+
+
+def plain_text(max_length: int = 1000, *checks: Any, **kwargs: Any) -> StrictString:
+    """A string of at most `max_length` characters that PostgreSQL can store (no NUL), passing
+    any further `checks`."""
+    return StrictString(validate=[validate.Length(max=max_length), _no_nul, *checks], **kwargs)
+
+
+def text_list(**kwargs: Any) -> fields.List[Any]:
+    """A list of `plain_text` strings."""
+    return fields.List(plain_text(), validate=validate.Length(max=1000), **kwargs)
+
+
+class LimitFieldsSchema(WireSchema):
+    """The rate and spend limit fields keys and users share (pairs are checked by the caller)."""
+
+    costLimitInUsd = non_negative_usd(allow_none=True)
+    costLimitInUsdOverTime = non_negative_usd(allow_none=True)
+    costLimitInUsdUnit = cost_unit(allow_none=True)
+    rateLimitOverTime = StrictInteger(validate=validate.Range(min=0, max=2**31 - 1), allow_none=True)
+    rateLimitUnit = rate_unit(allow_none=True)
+
+
 class PathConfigSchema(WireSchema):
     path = StrictString(required=True, validate=validate.Length(min=1, max=2048))
     method = StrictString(

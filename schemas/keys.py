@@ -8,31 +8,24 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from app.domain.limits import limit_pair_errors
 from schemas.common import (
+    LimitFieldsSchema,
     PathConfigSchema,
     StrictBoolean,
     StrictInteger,
     StrictString,
     WireSchema,
-    cost_unit,
-    non_negative_usd,
-    rate_unit,
     string_list,
     validate_ttl,
 )
 
 
-class _KeyFieldsSchema(WireSchema):
+class _KeyFieldsSchema(LimitFieldsSchema):
     """Fields a client may set on create and on update."""
 
     name = StrictString(validate=validate.Length(max=512))
     tags = string_list()
     settingId = StrictString()
     settingIds = string_list()
-    costLimitInUsd = non_negative_usd(allow_none=True)
-    costLimitInUsdOverTime = non_negative_usd(allow_none=True)
-    costLimitInUsdUnit = cost_unit(allow_none=True)
-    rateLimitOverTime = StrictInteger(validate=validate.Range(min=0, max=2**31 - 1), allow_none=True)
-    rateLimitUnit = rate_unit(allow_none=True)
     allowedPaths = fields.List(fields.Nested(PathConfigSchema))
     shouldLogRequest = StrictBoolean()
     shouldLogResponse = StrictBoolean()

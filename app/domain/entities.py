@@ -1,4 +1,5 @@
-"""The gateway's configuration objects as plain frozen data: keys, provider settings, custom providers.
+"""The gateway's configuration objects as plain frozen data: keys, users, provider settings, custom
+providers.
 
 Field names are snake_case here; the wire formats (camelCase for keys and settings, snake_case for
 custom providers) live in `schemas/`. Money is integer micro-dollars, times are unix seconds.
@@ -7,6 +8,7 @@ custom providers) live in `schemas/`. Money is integer micro-dollars, times are 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +76,39 @@ class Key:
     def expires_at(self) -> int | None:
         """Unix time after which the key is refused; the ttl counts from creation."""
         return self.created_at + parse_ttl(self.ttl) if self.ttl else None
+
+
+@dataclass(frozen=True)
+class User:
+    """A client-defined user (`user_id`, plus the tags it applies under) with its own limits.
+
+    `(user_id, tags)` is unique; tags are kept sorted and without repeats, because they are a set
+    and the pair is the user's identity (`PATCH /api/users?userId=&tags=`).
+    """
+
+    id: str
+    created_at: int
+    updated_at: int
+    user_id: str = ""
+    name: str = ""
+    tags: tuple[str, ...] = ()
+    key_ids: tuple[str, ...] = ()
+    revoked: bool = False
+    revoked_reason: str = ""
+    limits: Limits = field(default_factory=Limits)
+    ttl: str = ""
+    allowed_paths: tuple[PathConfig, ...] = ()
+    allowed_models: tuple[str, ...] = ()
+
+    @property
+    def expires_at(self) -> int | None:
+        """Unix time after which the user is refused; the ttl counts from creation."""
+        return self.created_at + parse_ttl(self.ttl) if self.ttl else None
+
+
+def tag_set(tags: Iterable[str]) -> tuple[str, ...]:
+    """Tags as a user stores them: sorted, without repeats."""
+    return tuple(sorted(set(tags)))
 
 
 SECRET_SETTING_FIELDS = frozenset({"apikey"})

@@ -1,10 +1,10 @@
-"""Reading usage events for the admin API: filtered event lists and a key's spend."""
+"""Reading usage events for the admin API: filtered, ordered event pages, counts and a key's spend."""
 
 from __future__ import annotations
 
 from app.domain.events import Event
 from app.domain.money import micros_to_usd
-from app.storage.events import EventFilter, EventRepository
+from app.storage.events import OLDEST_FIRST, EventFilter, EventOrder, EventRepository
 
 DEFAULT_LIMIT = 1000
 
@@ -14,10 +14,19 @@ class EventService:
         self._events = events
 
     def find(
-        self, selection: EventFilter, limit: int = DEFAULT_LIMIT, offset: int = 0
+        self,
+        selection: EventFilter,
+        limit: int = DEFAULT_LIMIT,
+        offset: int = 0,
+        order: EventOrder = OLDEST_FIRST,
     ) -> list[Event]:
-        """Matching events, oldest first (newest last), at most `limit` of them."""
-        return self._events.find(selection, limit=limit, offset=offset)
+        """Matching events, oldest first (newest last) unless `order` says otherwise, at most
+        `limit` of them."""
+        return self._events.find(selection, limit=limit, offset=offset, order=order)
+
+    def count(self, selection: EventFilter) -> int:
+        """How many events match, whatever the page."""
+        return self._events.count(selection)
 
     def key_cost_usd(self, key_id: str) -> float:
         """Total cost of every event of the key, in USD."""

@@ -35,7 +35,7 @@ class KeyService:
             tags=tuple(data.get("tags", ())),
             limits=limits_from_wire(data),
             ttl=data.get("ttl", ""),
-            allowed_paths=_paths(data.get("allowedPaths", [])),
+            allowed_paths=paths_from_wire(data.get("allowedPaths", [])),
             should_log_request=data.get("shouldLogRequest", False),
             should_log_response=data.get("shouldLogResponse", False),
             rotation_enabled=data.get("rotationEnabled", False),
@@ -55,18 +55,14 @@ class KeyService:
         if "settingIds" in data or "settingId" in data:
             wanted = data.get("settingIds") or [data.get("settingId", "")]
             changes["setting_ids"] = self._existing_setting_ids(wanted)
-        merged_limits = {**limits_to_wire(current.limits), **_limit_fields(data)}
-        pair_errors = limit_pair_errors(merged_limits)
-        if pair_errors:
-            raise BadRequest("; ".join(f"{k}: {v}" for k, v in sorted(pair_errors.items())))
-        changes["limits"] = limits_from_wire(merged_limits)
+        changes["limits"] = merge_limits(current.limits, data)
         for wire, attr in _SIMPLE_UPDATES.items():
             if wire in data:
                 changes[attr] = data[wire]
         if "tags" in data:
             changes["tags"] = tuple(data["tags"])
         if "allowedPaths" in data:
-            changes["allowed_paths"] = _paths(data["allowedPaths"])
+            changes["allowed_paths"] = paths_from_wire(data["allowedPaths"])
         return self._keys.replace(dataclasses.replace(current, **changes))
 
     def delete(self, key_id: str) -> None:
@@ -117,8 +113,17 @@ _LIMIT_FIELDS = (
 )
 
 
-def _limit_fields(data: dict[str, Any]) -> dict[str, Any]:
+def limit_fields(data: dict[str, Any]) -> dict[str, Any]:
     return {name: data[name] for name in _LIMIT_FIELDS if name in data}
+
+
+def merge_limits(current: Limits, data: dict[str, Any]) -> Limits:
+    """A PATCH's limit fields over the current limits; BadRequest when a pair is left half set."""
+    merged = {**limits_to_wire(current), **limit_fields(data)}
+    pair_errors = limit_pair_errors(merged)
+    if pair_errors:
+        raise BadRequest("; ".join(f"{k}: {v}" for k, v in sorted(pair_errors.items())))
+    return limits_from_wire(merged)
 
 
 def limits_from_wire(data: dict[str, Any]) -> Limits:
@@ -145,7 +150,7 @@ def limits_to_wire(limits: Limits) -> dict[str, Any]:
     }
 
 
-def _paths(items: list[dict[str, str]]) -> tuple[PathConfig, ...]:
+def paths_from_wire(items: list[dict[str, str]]) -> tuple[PathConfig, ...]:
     return tuple(PathConfig(path=p["path"], method=p["method"]) for p in items)
 
 

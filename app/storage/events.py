@@ -19,11 +19,34 @@ _SELECT = ", ".join(f"e.{c}" for c in _COLUMNS)
 
 @dataclass(frozen=True)
 class EventFilter:
+    """Which events a list or a report covers; empty fields select everything."""
+
     key_ids: Sequence[str] = ()
     custom_ids: Sequence[str] = ()
     user_ids: Sequence[str] = ()
+    tags: Sequence[str] = ()  # the event carries every one of them
+    policy_ids: Sequence[str] = ()
+    actions: Sequence[str] = ()
+    status: int | None = None
     start: int | None = None  # inclusive unix seconds
     end: int | None = None  # inclusive unix seconds
+
+
+@dataclass(frozen=True)
+class EventOrder:
+    """Sort of an event list: by `created_at` or by `cost`, ascending or descending; ties by id."""
+
+    by: str = "created_at"
+    descending: bool = False
+
+    def sql(self) -> str:
+        direction = "DESC" if self.descending else "ASC"
+        first = "e.cost_micros" if self.by == "cost" else "e.created_at"
+        tail = f", e.created_at {direction}" if self.by == "cost" else ""
+        return f"{first} {direction}{tail}, e.id {direction}"
+
+
+OLDEST_FIRST = EventOrder()
 
 
 def _values(event: Event) -> tuple[Any, ...]:
@@ -73,12 +96,20 @@ class EventRepository:
                     cursor.execute(body_sql, (event.id, event.request_body, event.response_body))
         return inserted
 
-    def find(self, selection: EventFilter, limit: int = 1000, offset: int = 0) -> list[Event]:
-        where, params = _where(selection)
+    def find(
+        self,
+        selection: EventFilter,
+        limit: int = 1000,
+        offset: int = 0,
+        order: EventOrder = OLDEST_FIRST,
+    ) -> list[Event]:
+        """One page of matching events, with their bodies. The page is chosen on the hot rows
+        first, so the bodies are read only for the events returned."""
+        where, params = where_clause(self._db, selection)
         sql = (
-            f"SELECT {_SELECT}, b.request, b.response FROM events e "
-            f"LEFT JOIN event_bodies b ON b.event_id = e.id{where} "
-            "ORDER BY e.created_at, e.id LIMIT %s OFFSET %s"
+            f"SELECT {_SELECT}, b.request, b.response FROM "
+            f"(SELECT e.* FROM events e{where} ORDER BY {order.sql()} LIMIT %s OFFSET %s) e "
+            f"LEFT JOIN event_bodies b ON b.event_id = e.id ORDER BY {order.sql()}"
         )
         return [_row_to_event(row) for row in self._db.query(sql, [*params, limit, offset])]
 
@@ -89,18 +120,43 @@ class EventRepository:
         return int(rows[0]["total"])
 
     def count(self, selection: EventFilter) -> int:
-        where, params = _where(selection)
+        where, params = where_clause(self._db, selection)
         return int(self._db.query(f"SELECT COUNT(*) AS n FROM events e{where}", params)[0]["n"])
 
+    def delete_older_than(self, cutoff: int, batch_size: int = 5000) -> int:
+        """Delete at most `batch_size` of the oldest events created before `cutoff` (and their
+        bodies) in one short transaction; return how many went. Call again until it returns 0."""
+        with self._db.transaction() as cursor:
+            cursor.execute(
+                "SELECT id FROM events WHERE created_at < %s ORDER BY created_at LIMIT %s",
+                (cutoff, batch_size),
+            )
+            ids = [row["id"] for row in cursor.fetchall()]
+            if not ids:
+                return 0
+            marks = placeholders(len(ids))
+            cursor.execute(f"DELETE FROM event_bodies WHERE event_id IN ({marks})", ids)
+            cursor.execute(f"DELETE FROM events WHERE id IN ({marks})", ids)
+        return len(ids)
 
-def _where(selection: EventFilter) -> tuple[str, list[Any]]:
+
+def where_clause(db: Database, selection: EventFilter) -> tuple[str, list[Any]]:
+    """` WHERE ...` over the events table aliased `e`, and its params (empty when no filter)."""
     clauses: list[str] = []
     params: list[Any] = []
     for column, values in (("key_id", selection.key_ids), ("custom_id", selection.custom_ids),
-                           ("user_id", selection.user_ids)):  # fmt: skip
+                           ("user_id", selection.user_ids), ("policy_id", selection.policy_ids),
+                           ("action", selection.actions)):  # fmt: skip
         if values:
             clauses.append(f"e.{column} IN ({placeholders(len(values))})")
             params += list(values)
+    if selection.tags:
+        sql, values = db.json_contains_all("e.tags", selection.tags)
+        clauses.append(sql)
+        params += values
+    if selection.status is not None:
+        clauses.append("e.status = %s")
+        params.append(selection.status)
     if selection.start is not None:
         clauses.append("e.created_at >= %s")
         params.append(selection.start)

@@ -29,6 +29,29 @@ class KeyFilter:
     revoked: bool | None = None
 
 
+def limits_from_row(row: Row) -> Limits:
+    """The five limit columns keys and users share."""
+    return Limits(
+        cost_limit_micros=row["cost_limit_micros"],
+        cost_limit_over_time_micros=row["cost_limit_over_time_micros"],
+        cost_limit_unit=row["cost_limit_unit"],
+        rate_limit_over_time=row["rate_limit_over_time"],
+        rate_limit_unit=row["rate_limit_unit"],
+    )
+
+
+def limits_values(limits: Limits) -> tuple[Any, ...]:
+    """The five limit columns, in the order `limits_from_row` reads them."""
+    return (
+        limits.cost_limit_micros, limits.cost_limit_over_time_micros, limits.cost_limit_unit,
+        limits.rate_limit_over_time, limits.rate_limit_unit,
+    )  # fmt: skip
+
+
+def paths_to_json(paths: Sequence[PathConfig]) -> str:
+    return to_json([{"path": p.path, "method": p.method} for p in paths])
+
+
 def _row_to_key(row: Row) -> Key:
     return Key(
         key_id=row["key_id"],
@@ -40,13 +63,7 @@ def _row_to_key(row: Row) -> Key:
         revoked_reason=row["revoked_reason"],
         tags=tuple(from_json(row["tags"], [])),
         setting_ids=tuple(from_json(row["setting_ids"], [])),
-        limits=Limits(
-            cost_limit_micros=row["cost_limit_micros"],
-            cost_limit_over_time_micros=row["cost_limit_over_time_micros"],
-            cost_limit_unit=row["cost_limit_unit"],
-            rate_limit_over_time=row["rate_limit_over_time"],
-            rate_limit_unit=row["rate_limit_unit"],
-        ),
+        limits=limits_from_row(row),
         ttl=row["ttl"],
         allowed_paths=tuple(PathConfig(**p) for p in from_json(row["allowed_paths"], [])),
         should_log_request=bool(row["should_log_request"]),
@@ -58,13 +75,10 @@ def _row_to_key(row: Row) -> Key:
 
 
 def _key_values(key: Key) -> tuple[Any, ...]:
-    limits = key.limits
     return (
         key.key_id, key.name, key.key, key.created_at, key.updated_at, key.revoked,
         key.revoked_reason, to_json(list(key.tags)), to_json(list(key.setting_ids)),
-        limits.cost_limit_micros, limits.cost_limit_over_time_micros, limits.cost_limit_unit,
-        limits.rate_limit_over_time, limits.rate_limit_unit, key.ttl,
-        to_json([{"path": p.path, "method": p.method} for p in key.allowed_paths]),
+        *limits_values(key.limits), key.ttl, paths_to_json(key.allowed_paths),
         key.should_log_request, key.should_log_response, key.rotation_enabled, key.policy_id,
         key.is_key_not_hashed,
     )  # fmt: skip
@@ -119,6 +133,11 @@ class KeyRepository:
     def count(self, selection: KeyFilter) -> int:
         where, params = self._where(selection)
         return int(self._db.query(f"SELECT COUNT(*) AS n FROM keys{where}", params)[0]["n"])
+
+    def where(self, selection: KeyFilter) -> tuple[str, list[Any]]:
+        """` WHERE ...` over the keys table's unqualified columns, and its params (also used
+        by reporting to pick the keys whose spend it ranks)."""
+        return self._where(selection)
 
     def _where(self, selection: KeyFilter) -> tuple[str, list[Any]]:
         clauses: list[str] = []
