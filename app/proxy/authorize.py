@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 
 import orjson
 
+from app.domain.entities import PathConfig
 from app.errors import ProxyError
 from app.proxy.context import RequestContext
 from app.proxy.snapshot import Snapshot
@@ -30,14 +32,20 @@ def read_body(ctx: RequestContext) -> None:
     ctx.event.user_id = ctx.adapter.request_user(fields)
 
 
+def path_allowed(ctx: RequestContext, allowed_paths: Iterable[PathConfig]) -> bool:
+    """True if one entry names this method and this path (literally, or as its route template)."""
+    assert ctx.route is not None
+    candidates = (ctx.request.path.rstrip("/"), ctx.route.template)
+    return any(
+        allowed.method.upper() == ctx.request.method and allowed.path.rstrip("/") in candidates
+        for allowed in allowed_paths
+    )
+
+
 def authorize(ctx: RequestContext, snapshot: Snapshot) -> None:
     assert ctx.key is not None and ctx.route is not None
     key, route = ctx.key, ctx.route
-    if key.allowed_paths and not any(
-        allowed.method.upper() == ctx.request.method
-        and allowed.path.rstrip("/") in (ctx.request.path.rstrip("/"), route.template)
-        for allowed in key.allowed_paths
-    ):
+    if key.allowed_paths and not path_allowed(ctx, key.allowed_paths):
         raise ProxyError(403, f"path {ctx.request.method} {ctx.request.path} is not allowed for this key")
     eligible = [
         snapshot.settings[sid]

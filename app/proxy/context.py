@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.counters.base import Reservation
-from app.domain.entities import Key, ProviderSetting
+from app.domain.entities import Key, ProviderSetting, User
 from app.domain.events import Event
 from app.errors import ProxyError
 from app.providers.base import ProviderAdapter, Usage
@@ -45,6 +45,7 @@ class RequestContext:
     started: float = field(default_factory=time.monotonic)
     route: RouteMatch | None = None
     key: Key | None = None
+    user: User | None = None  # the client's user the request is bound to, if any
     setting: ProviderSetting | None = None
     adapter: ProviderAdapter | None = None
     parsed: dict[str, Any] | None = None

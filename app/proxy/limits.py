@@ -30,23 +30,38 @@ def limits_of(scope: str, limits: Limits) -> tuple[list[RateLimit], list[CostLim
     return rates, costs
 
 
-def _denial_error(denial: Denial) -> ProxyError:
+def _denial_error(denial: Denial, ctx: RequestContext) -> ProxyError:
     limit = denial.limit
+    who = f"user {ctx.user.user_id}" if ctx.user and limit.scope == _user_scope(ctx) else "key"
     if isinstance(limit, RateLimit):
-        message = f"key rate limit exceeded: {limit.limit} requests per {limit.unit}"
+        message = f"{who} rate limit exceeded: {limit.limit} requests per {limit.unit}"
     elif limit.unit is None:
-        message = f"key total cost limit of ${limit.limit_micros / 1e6:g} reached"
+        message = f"{who} total cost limit of ${limit.limit_micros / 1e6:g} reached"
     else:
-        message = f"key cost limit of ${limit.limit_micros / 1e6:g} per {limit.unit} reached"
+        message = f"{who} cost limit of ${limit.limit_micros / 1e6:g} per {limit.unit} reached"
     return ProxyError(429, message, retry_after=denial.retry_after_s)
+
+
+def _user_scope(ctx: RequestContext) -> str:
+    return f"user:{ctx.user.id}" if ctx.user else ""
+
+
+def request_limits(ctx: RequestContext) -> tuple[list[RateLimit], list[CostLimit]]:
+    """The key's limits, and its user's when the request is bound to one: admitted together."""
+    assert ctx.key is not None
+    rates, costs = limits_of(f"key:{ctx.key.key_id}", ctx.key.limits)
+    if ctx.user is not None:
+        user_rates, user_costs = limits_of(_user_scope(ctx), ctx.user.limits)
+        rates, costs = rates + user_rates, costs + user_costs
+    return rates, costs
 
 
 def reserve(
     ctx: RequestContext, counters: LimitCounters, pricer: Pricer, fail_open: tuple[bool, bool]
 ) -> None:
-    """Admit the request against the key's limits, holding its estimated cost."""
+    """Admit the request against the key's (and its user's) limits, holding its estimated cost."""
     assert ctx.key is not None and ctx.route is not None and ctx.adapter is not None
-    rates, costs = limits_of(f"key:{ctx.key.key_id}", ctx.key.limits)
+    rates, costs = request_limits(ctx)
     if not rates and not costs:
         return
     operation = ctx.route.operation
@@ -65,7 +80,7 @@ def reserve(
         log.warning("counters unavailable, admitting without limits: %s", exc)
         return
     if isinstance(outcome, Denial):
-        raise _denial_error(outcome)
+        raise _denial_error(outcome, ctx)
     ctx.reservation = outcome
 
 

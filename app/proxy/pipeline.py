@@ -5,6 +5,7 @@
     read body    -> model and user from JSON or multipart; the        (authorize.py, 400)
                     provider's own request checks (Azure api-version)
     authorize    -> allowed paths, a provider setting, allowed models (authorize.py, 401/403)
+    user         -> the body's user: revoked, expired, paths, models (users.py, 401/403)
     limits       -> rate and spend limits, reserved atomically        (limits.py, 429/503/400)
     upstream     -> the provider call on a pooled connection          (upstream.py, 502/504)
     relay        -> body or SSE stream back to the client             (relay.py)
@@ -37,6 +38,7 @@ from app.proxy.relay import Finish, relay_body, relay_stream
 from app.proxy.routes import RouteTable
 from app.proxy.snapshot import SnapshotHolder
 from app.proxy.upstream import UpstreamPool, UpstreamRequest, forward_headers
+from app.proxy.users import authorize_user
 from app.services.clock import new_id
 
 
@@ -66,6 +68,7 @@ def handle(request: ProxyRequest, runtime: ProxyRuntime) -> ProxyResponse:
         authenticate(ctx, runtime.snapshot.current)
         read_body(ctx)
         authorize(ctx, runtime.snapshot.current)
+        authorize_user(ctx, runtime.snapshot.current)
         settings = runtime.settings
         reserve(ctx, runtime.counters, runtime.pricer,
                 (settings.rate_limit_fail_open, settings.cost_limit_fail_open))  # fmt: skip

@@ -11,10 +11,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from app.domain.entities import Key, ProviderSetting
+from app.domain.entities import Key, ProviderSetting, User
 from app.storage.database import Database, StorageError
 from app.storage.keys import KeyFilter, KeyRepository
 from app.storage.provider_settings import ProviderSettingRepository
+from app.storage.users import UserRepository
 from app.storage.versioning import current_config_version
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ class Snapshot:
     keys_by_hash: dict[str, Key] = field(default_factory=dict)
     keys_by_raw: dict[str, Key] = field(default_factory=dict)
     settings: dict[str, ProviderSetting] = field(default_factory=dict)
+    users_by_user_id: dict[str, list[User]] = field(default_factory=dict)  # oldest first
 
     def key_for(self, secret_hash: str, secret: str) -> Key | None:
         """Hashed keys match by hash; unhashed keys only by their raw value, so a stored hash is
@@ -41,7 +43,16 @@ def load_snapshot(db: Database) -> Snapshot:
         keys_by_hash={k.key: k for k in keys if not k.is_key_not_hashed},
         keys_by_raw={k.key: k for k in keys if k.is_key_not_hashed},
         settings={s.id: s for s in ProviderSettingRepository(db).all()},
+        users_by_user_id=_users_by_user_id(UserRepository(db).all()),
     )
+
+
+def _users_by_user_id(users: list[User]) -> dict[str, list[User]]:
+    found: dict[str, list[User]] = {}
+    for user in sorted(users, key=lambda u: (u.created_at, u.id)):
+        if user.user_id:
+            found.setdefault(user.user_id, []).append(user)
+    return found
 
 
 class SnapshotHolder:
