@@ -11,6 +11,7 @@ from typing import Any
 import flask
 
 from app.config import Settings
+from app.services.custom_providers import CustomProviderService
 from app.services.events import EventService
 from app.services.keys import KeyService
 from app.services.provider_settings import ProviderSettingService
@@ -26,6 +27,7 @@ class Container:
     db: Database
     keys: KeyService
     provider_settings: ProviderSettingService
+    custom_providers: CustomProviderService
     events: EventService
     runtime: dict[str, Any] = field(default_factory=dict)  # role-specific parts (proxy snapshot...)
 
@@ -38,6 +40,7 @@ class Container:
             db=db,
             keys=KeyService(KeyRepository(db), settings_repo),
             provider_settings=ProviderSettingService(settings_repo, custom_repo),
+            custom_providers=CustomProviderService(custom_repo),
             events=EventService(EventRepository(db)),
         )
 
