@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from app.domain.entities import ProviderSetting
 
@@ -59,4 +59,16 @@ class ProviderAdapter(Protocol):
 
     def observe_stream_event(self, state: StreamState, data: dict[str, Any]) -> bool:
         """Update `state` from one SSE data object; True if the event only carries usage."""
+        ...
+
+
+# Optional, for adapters whose streams the relay cannot read as OpenAI-style SSE: custom providers
+# (app/providers/custom.py) end on their own `stream_end_word`, a raw payload that is not JSON, and
+# report no usage, so every event must be read (not only those that may carry usage). A relay that
+# finds `isinstance(adapter, RawStreamObserver)` hands it each data payload instead of parsing JSON
+# itself, and treats True as it treats `[DONE]`: relay the event, settle with `state.usage`, stop.
+@runtime_checkable
+class RawStreamObserver(Protocol):
+    def observe_stream_data(self, state: StreamState, data: bytes) -> bool:
+        """Update `state` from one raw SSE data payload; True when it ends the stream."""
         ...
