@@ -270,3 +270,26 @@ def test_a_custom_route_is_priced_by_the_settings_cost_map(tokens):
 def test_only_adapters_that_read_raw_streams_are_raw_stream_observers(tokens):
     assert isinstance(adapter(tokens), RawStreamObserver)
     assert not isinstance(OpenAIAdapter(), RawStreamObserver)
+
+
+def test_a_raw_sse_transcript_read_as_the_relay_reads_it(tokens):
+    """The relay's own SSE parsing (app/providers/sse.py) feeding the adapter, CRLF and all."""
+    from app.providers import sse
+
+    transcript = (
+        b": keep-alive comment\r\n\r\n"
+        + b"".join(b"data: " + _event(t) + b"\r\n\r\n" for t in ("Hel", "lo", "!"))
+        + b"data: [DONE]\r\n\r\n"
+        + b"data: " + _event("after the end") + b"\r\n\r\n"
+    )
+    events, rest = sse.split_events(transcript)
+    assert rest == b""
+    chat, state, ended_at = adapter(tokens), StreamState(), None
+    for index, raw in enumerate(events):
+        data = sse.event_data(raw)
+        if data is not None and chat.observe_stream_data(state, data):
+            ended_at = index
+            break
+    assert ended_at == 4
+    assert "".join(state.completion_parts) == "Hello!"
+    assert state.usage is not None and state.usage.completion_tokens == tok(tokens, "Hel", "lo", "!")
