@@ -13,17 +13,22 @@ in one place. A path that matches nothing, or is not valid GJSON, gives no value
 How the pipeline uses it (the adapter needs the request body and the route, which the built-in
 adapters do not, so it is built per request; building is cheap, no I/O):
 
-    name, rest = split_custom_path(request.path)             # routes: /api/custom/providers/<name><rest>
-    provider = snapshot.custom_provider(name)                # CustomProvider, from the snapshot
-    route = route_for(provider, rest)                        # None -> 404 route not supported
-    adapter = CustomAdapter(provider, route, pricer.tokens, parsed_body)
-    ctx.adapter, ctx.model = adapter, adapter.model          # model via model_location
-    wants_stream = adapter.wants_stream                      # stream via stream_location
-    operation = adapter.operation                            # kind "chat": priced per token, costMap works
-    reservation estimate: adapter.prompt_tokens (+ max_tokens if any) priced as "chat"
-    then upstream_url / auth_headers / usage_from_body as for any adapter; for a stream, every data
-    payload goes to adapter.observe_stream_data(state, data) (see `RawStreamObserver` in base.py):
-    True means the end word arrived (relay it, then settle with state.usage, as on [DONE]).
+    name, rest = split_custom_path(request.path)   # POST /api/custom/providers/<name><rest>
+    provider = <snapshot's custom providers by name>.get(name); route = route_for(provider, rest)
+                                                   # either missing -> 404 route not supported
+    adapter = CustomAdapter(provider, route, pricer.tokens, ctx.parsed)
+    RouteMatch(provider=name, template=request.path, operation=adapter.operation)
+                                                   # kind "chat": token-priced, costMap applies
+    ctx.adapter = adapter; ctx.model = adapter.model   # model_location, not body["model"]
+    limits: estimate with Usage(prompt_tokens=adapter.prompt_tokens), not pricer.estimate's
+            messages count; is_priced/allowedModels use adapter.model
+    upstream: adapter.upstream_url / auth_headers; client headers whose name equals the secret
+            header (any case) must be dropped before adding it; adapter.wants_stream
+            (stream_location) may set Accept: text/event-stream
+    body:   relay_body as is (usage_from_body counts prompt and completion)
+    stream: for a RawStreamObserver adapter, give every data payload to observe_stream_data
+            instead of the [DONE] / may_carry_usage checks; True = end word: relay the event,
+            settle with state.usage (always set, counted as events pass), stop reading.
 """
 
 from __future__ import annotations
