@@ -101,7 +101,7 @@ def authentication_param_error(param: str) -> str | None:
 
 
 def route_configs_errors(configs: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Every problem of a provider's full list of route configs (empty list: valid)."""
+    """Every problem of a provider's full list of route configs; no problems: an empty list."""
     if not configs:
         return ["route_configs: at least one route config is required"]
     errors: list[str] = []
