@@ -36,7 +36,15 @@ def create_app(role: str, settings: Settings | None = None, db: Database | None 
 
 
 def _setup_admin(app: flask.Flask, container: Container) -> None:
-    from app.admin import events, health, keys, provider_settings, reporting, users
+    from app.admin import (
+        custom_providers,
+        events,
+        health,
+        keys,
+        provider_settings,
+        reporting,
+        users,
+    )
     from app.admin.api import AdminApi
     from app.admin.auth import require_admin_key
 
@@ -51,7 +59,8 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
     )
     api = AdminApi(app)
     api.spec.components.security_scheme("AdminKey", {"type": "apiKey", "in": "header", "name": "X-API-KEY"})
-    for blueprint in (keys.blp, provider_settings.blp, events.blp, users.blp, reporting.blp):
+    blueprints = (keys.blp, provider_settings.blp, custom_providers.blp, events.blp, users.blp, reporting.blp)
+    for blueprint in blueprints:
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)
     admin_pass = container.settings.admin_pass

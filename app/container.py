@@ -11,6 +11,7 @@ from typing import Any
 import flask
 
 from app.config import Settings
+from app.services.custom_providers import CustomProviderService
 from app.services.events import EventService
 from app.services.keys import KeyService
 from app.services.provider_settings import ProviderSettingService
@@ -30,6 +31,7 @@ class Container:
     db: Database
     keys: KeyService
     provider_settings: ProviderSettingService
+    custom_providers: CustomProviderService
     events: EventService
     users: UserService
     reporting: ReportingService
@@ -44,6 +46,7 @@ class Container:
             db=db,
             keys=KeyService(KeyRepository(db), settings_repo),
             provider_settings=ProviderSettingService(settings_repo, custom_repo),
+            custom_providers=CustomProviderService(custom_repo),
             events=EventService(EventRepository(db)),
             users=UserService(UserRepository(db)),
             reporting=ReportingService(ReportingRepository(db)),

@@ -57,6 +57,7 @@ class AnthropicAdapter:
         ("POST", "/v1/complete", "completions"),
     )
     stream_error = STREAM_ERROR
+    reads_every_event = False
 
     @property
     def prices(self) -> pricing.PriceTable:

@@ -60,6 +60,9 @@ class ProviderAdapter(Protocol):
     prefix: str  # proxy path prefix, e.g. "/api/providers/openai"
     routes: tuple[RouteSpec, ...]
     stream_error: bytes  # the SSE event that ends a stream whose upstream died
+    # True: the relay hands every stream event to `observe_stream_event` (custom providers count
+    # the text of each); False: only the events that may carry usage, the rest only if needed.
+    reads_every_event: bool
 
     @property
     def prices(self) -> PriceTable:

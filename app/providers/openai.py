@@ -39,6 +39,7 @@ class OpenAICompatibleAdapter:
     routes: tuple[RouteSpec, ...] = ()
     public_origin = ""
     stream_error = STREAM_ERROR
+    reads_every_event = False
 
     @property
     def prices(self) -> pricing.PriceTable:

@@ -28,14 +28,13 @@ from app.domain.durations import DurationError, parse_duration
 from app.domain.events import Event
 from app.errors import ProxyError
 from app.providers.costs import Pricer
-from app.providers.registry import adapter_for
 from app.proxy import accounting
 from app.proxy.authenticate import authenticate
 from app.proxy.authorize import authorize, read_body
 from app.proxy.context import ProxyRequest, ProxyResponse, RequestContext, error_response
 from app.proxy.limits import reserve
 from app.proxy.relay import Finish, relay_body, relay_stream
-from app.proxy.routes import RouteTable
+from app.proxy.routes import RouteTable, resolve
 from app.proxy.snapshot import SnapshotHolder
 from app.proxy.upstream import UpstreamPool, UpstreamRequest, forward_headers
 from app.proxy.users import authorize_user
@@ -60,11 +59,12 @@ def handle(request: ProxyRequest, runtime: ProxyRuntime) -> ProxyResponse:
     finish = partial(accounting.finish, pricer=runtime.pricer, counters=runtime.counters,
                      events=runtime.events)  # fmt: skip
     try:
-        ctx.route = runtime.routes.match(request.method, request.path)
-        if ctx.route is None:
+        resolved = resolve(runtime.routes, runtime.snapshot.current.custom_providers, request.method,
+                           request.path, request.body, runtime.pricer.tokens)  # fmt: skip
+        if resolved is None:
             raise ProxyError(404, "route not supported")
+        ctx.route, ctx.adapter = resolved
         ctx.event.provider = ctx.route.provider
-        ctx.adapter = adapter_for(ctx.route.provider)
         authenticate(ctx, runtime.snapshot.current)
         read_body(ctx)
         authorize(ctx, runtime.snapshot.current)

@@ -111,7 +111,7 @@ def _stream(
     ctx: RequestContext, upstream: Any, pricer: Pricer, finish: Finish, hide_usage: bool
 ) -> Generator[bytes, None, None]:
     assert ctx.adapter is not None
-    adapter, stream_error = ctx.adapter, ctx.adapter.stream_error
+    adapter, stream_error, every = ctx.adapter, ctx.adapter.stream_error, ctx.adapter.reads_every_event
     state = StreamState()
     outcome: tuple[int, str] = (499, "client disconnected")
     completed = False
@@ -129,7 +129,7 @@ def _stream(
                 yield raw
                 upstream.release()
                 return
-            if data and sse.may_carry_usage(data):
+            if data and (every or sse.may_carry_usage(data)):
                 parsed = sse.parse_json_data(data)
                 usage_only = parsed is not None and adapter.observe_stream_event(state, parsed)
                 if usage_only and hide_usage:

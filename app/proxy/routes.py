@@ -1,17 +1,21 @@
 """Which proxy paths exist, which provider answers each, and what each one does.
 
 Every built-in adapter declares its prefix and routes (`app/providers/<name>.py`); this table only
-indexes them. A path not in the table is `404 route not supported`.
+indexes them. Custom providers answer `POST /api/custom/providers/<name><route path>` for the routes
+the admin API defined (served from the snapshot). Any other path is `404 route not supported`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from app.domain.entities import CustomProvider
 from app.providers.base import Operation, ProviderAdapter
-from app.providers.registry import BUILTIN_ADAPTERS
+from app.providers.custom import CustomAdapter, route_for, split_custom_path
+from app.providers.registry import BUILTIN_ADAPTERS, adapter_for
+from app.providers.tokens import TokenCounter
 
 
 @dataclass(frozen=True)
@@ -60,3 +64,20 @@ class RouteTable:
                 suffix = path[len(route.prefix) :]
                 return RouteMatch(route.provider, route.template, Operation(route.kind, suffix))
         return None
+
+
+def resolve(
+    table: RouteTable, custom_providers: Mapping[str, CustomProvider], method: str, path: str,
+    body: bytes, tokens: TokenCounter,
+) -> tuple[RouteMatch, ProviderAdapter] | None:  # fmt: skip
+    """The route and the adapter answering `method path`: a built-in provider's, or a custom one's."""
+    match = table.match(method, path)
+    if match is not None:
+        return match, adapter_for(match.provider)
+    split = split_custom_path(path) if method == "POST" else None
+    provider = custom_providers.get(split[0]) if split else None
+    route = route_for(provider, split[1]) if provider and split else None
+    if provider is None or route is None:
+        return None
+    adapter = CustomAdapter(provider, route, tokens, body)
+    return RouteMatch(provider.provider, path, adapter.operation), adapter

@@ -40,10 +40,13 @@ class UpstreamRequest:
 
 
 def forward_headers(client_headers: Mapping[str, str], provider_headers: dict[str, str]) -> dict[str, str]:
+    """The client's headers minus hop-by-hop, credential and gateway-only ones, plus the provider's
+    (a client header of the same name as a provider header, in any case, is dropped)."""
+    replaced = {name.lower() for name in provider_headers}
     headers = {
         name: value
         for name, value in client_headers.items()
-        if name.lower() not in HOP_BY_HOP and name.lower() not in CLIENT_ONLY
+        if name.lower() not in HOP_BY_HOP and name.lower() not in CLIENT_ONLY and name.lower() not in replaced
     }
     headers.update(provider_headers)
     return headers
