@@ -22,6 +22,14 @@ def wait_for_config() -> None:
     time.sleep(REFRESH * 6)
 
 
+def start_of_a_fresh_minute(needed_s: float = 20.0) -> None:
+    """Wait, if need be, until the current UTC minute has `needed_s` left: rate windows are fixed
+    minutes, and a burst that straddles two of them is rightly admitted twice."""
+    left = 60 - time.time() % 60
+    if left < needed_s:
+        time.sleep(left + 0.05)
+
+
 class ProxyEnv:
     def __init__(self, gateway, upstream, sqlite_path: str) -> None:
         self.gateway = gateway

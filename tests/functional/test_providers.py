@@ -11,7 +11,7 @@ import openai
 import pytest
 import requests
 
-from tests.functional.proxy_env import running_proxy
+from tests.functional.proxy_env import running_proxy, start_of_a_fresh_minute
 
 pytestmark = pytest.mark.slow
 
@@ -110,6 +110,7 @@ def test_anthropic_body_is_forwarded_byte_for_byte_with_the_key_from_authorizati
 
 def test_anthropic_rate_limit_applies_as_for_openai(env):
     key = provider_key(env, "anthropic", {"apikey": "sk-ant-upstream"}, rateLimitOverTime=1, rateLimitUnit="m")
+    start_of_a_fresh_minute()
     client = anthropic_client(env, key)
     client.messages.create(model="claude-3-haiku-20240307", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
     with pytest.raises(anthropic.RateLimitError) as caught:

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.functional.proxy_env import running_proxy
+from tests.functional.proxy_env import running_proxy, start_of_a_fresh_minute
 from tests.functional.servers import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
@@ -38,6 +38,7 @@ def _fire(env, key, count, concurrency):
 def test_200_concurrent_calls_on_a_20_per_minute_key_put_exactly_20_on_the_upstream(env):
     env.upstream.reset()
     key = env.create_key(rateLimitOverTime=20, rateLimitUnit="m")
+    start_of_a_fresh_minute()
     statuses = _fire(env, key, 200, 50)
     assert statuses.count(200) == 20 and statuses.count(429) == 180
     assert len(env.upstream.requests) == 20

@@ -11,7 +11,7 @@ import openai
 import pytest
 import requests
 
-from tests.functional.proxy_env import running_proxy
+from tests.functional.proxy_env import running_proxy, start_of_a_fresh_minute
 
 pytestmark = pytest.mark.slow
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
@@ -72,6 +72,7 @@ def test_sdk_non_streaming_and_streaming_report_exact_usage(env):
 
 def test_third_call_in_a_minute_gets_429_with_retry_after(env):
     key = env.create_key(rateLimitOverTime=2, rateLimitUnit="m")
+    start_of_a_fresh_minute()
     client = sdk(env, key)
     client.chat.completions.create(**CHAT)
     client.chat.completions.create(**CHAT)

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.functional.proxy_env import running_proxy, wait_for_config
+from tests.functional.proxy_env import running_proxy, start_of_a_fresh_minute, wait_for_config
 
 pytestmark = pytest.mark.slow
 
@@ -48,6 +48,7 @@ def test_a_users_rate_limit_holds_across_two_keys(env):
     org, user_id = f"org-{uuid.uuid4().hex[:6]}", f"u-{uuid.uuid4().hex[:6]}"
     first, second = env.create_key(tags=[org]), env.create_key(tags=[org])
     create_user(env, userId=user_id, tags=[org], rateLimitOverTime=3, rateLimitUnit="m")
+    start_of_a_fresh_minute()
     statuses = [chat(env, key, user_id).status_code for key in (first, second, first)]
     assert statuses == [200, 200, 200]
     refused = chat(env, second, user_id)
