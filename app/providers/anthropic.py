@@ -11,9 +11,8 @@ from typing import Any
 
 from app.domain.entities import ProviderSetting
 from app.providers import pricing
-from app.providers.base import Operation, RouteSpec, StreamState, Usage
+from app.providers.base import AdapterDefaults, Operation, RouteSpec, StreamState, Usage
 
-PUBLIC_ORIGIN = "https://api.anthropic.com"
 STREAM_ERROR = (
     b'event: error\ndata: {"type":"error","error":{"type":"api_error",'
     b'"message":"[BricksLLM] upstream stream ended early"}}\n\n'
@@ -49,35 +48,24 @@ def usage_of(raw: Any, previous: Usage | None = None) -> Usage | None:
     )
 
 
-class AnthropicAdapter:
+class AnthropicAdapter(AdapterDefaults):
     name = "anthropic"
     prefix = "/api/providers/anthropic"
+    public_origin = "https://api.anthropic.com"
     routes: tuple[RouteSpec, ...] = (
         ("POST", "/v1/messages", "chat"),
         ("POST", "/v1/complete", "completions"),
     )
     stream_error = STREAM_ERROR
-    reads_every_event = False
 
     @property
     def prices(self) -> pricing.PriceTable:
         return anthropic_prices()
 
-    def check_request(self, query: str) -> str | None:
-        return None
-
-    def request_model(self, operation: Operation, fields: Mapping[str, Any]) -> str:
-        model = fields.get("model")
-        return model if isinstance(model, str) else ""
-
     def request_user(self, fields: Mapping[str, Any]) -> str:
         metadata = fields.get("metadata")
         user = metadata.get("user_id") if isinstance(metadata, dict) else None
         return user if isinstance(user, str) else ""
-
-    def upstream_url(self, setting: ProviderSetting, operation: Operation, query: str) -> str:
-        origin = (setting.url or PUBLIC_ORIGIN).rstrip("/")
-        return f"{origin}{operation.upstream_path}" + (f"?{query}" if query else "")
 
     def auth_headers(self, setting: ProviderSetting) -> dict[str, str]:
         return {"x-api-key": setting.api_key}

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from app.domain.entities import ProviderSetting
-
-if TYPE_CHECKING:
-    from app.providers.pricing import PriceTable
+from app.providers.pricing import NO_PRICES, PriceTable
 
 # (method, path after the provider's prefix, kind). Kinds drive pricing; "other" is unpriced.
 RouteSpec = tuple[str, str, str]
@@ -104,3 +102,36 @@ class ProviderAdapter(Protocol):
     def is_stream_end(self, data: bytes) -> bool:
         """True for the data payload of the event that ends a complete stream."""
         ...
+
+
+class AdapterDefaults:
+    """What most adapters share: the model and user named in the body, no request checks, and the
+    upstream URL as the setting's `url` (or the public origin) plus the path."""
+
+    name = ""
+    prefix = ""
+    routes: tuple[RouteSpec, ...] = ()
+    public_origin = ""
+    reads_every_event = False
+
+    @property
+    def prices(self) -> PriceTable:
+        return NO_PRICES
+
+    def check_request(self, query: str) -> str | None:
+        return None
+
+    def request_model(self, operation: Operation, fields: Mapping[str, Any]) -> str:
+        model = fields.get("model")
+        return model if isinstance(model, str) else ""
+
+    def request_user(self, fields: Mapping[str, Any]) -> str:
+        user = fields.get("user")
+        return user if isinstance(user, str) else ""
+
+    def upstream_path(self, operation: Operation) -> str:
+        return operation.upstream_path
+
+    def upstream_url(self, setting: ProviderSetting, operation: Operation, query: str) -> str:
+        origin = (setting.url or self.public_origin).rstrip("/")
+        return f"{origin}{self.upstream_path(operation)}" + (f"?{query}" if query else "")

@@ -12,8 +12,8 @@ GJSON paths are evaluated by `pygjson` (MIT; bindings of tidwall's own gjson.rs,
 query on the raw bytes) in `gjson_value` only. A path that matches nothing, or is not valid GJSON,
 gives no value: 0 tokens, no model.
 
-The route stage builds one adapter per request (`custom_route`), since the model, the prompt and the
-route depend on the request; building it does no I/O.
+The route stage (`resolve` in `app/proxy/routes.py`) builds one adapter per request, since the
+model, the prompt and the route depend on the request; building it does no I/O.
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ import pygjson
 
 from app.domain.custom_providers import RouteConfig
 from app.domain.entities import CustomProvider, ProviderSetting
-from app.providers import pricing
-from app.providers.base import Operation, RouteSpec, StreamState, Usage
+from app.providers.base import AdapterDefaults, Operation, StreamState, Usage
 from app.providers.openai import STREAM_ERROR
 from app.providers.tokens import TokenCounter
 
@@ -93,10 +92,10 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(item)
 
 
-class CustomAdapter:
-    """`ProviderAdapter` for one request to one custom provider route."""
+class CustomAdapter(AdapterDefaults):
+    """`ProviderAdapter` for one request to one custom provider route (no built-in prices: the
+    setting's costMap prices it)."""
 
-    routes: tuple[RouteSpec, ...] = ()  # matched by `custom_route`, not by the route table
     stream_error = STREAM_ERROR
     reads_every_event = True
 
@@ -118,19 +117,8 @@ class CustomAdapter:
         self.model = model if isinstance(model, str) else ""
         self._end_word = route.stream_end_word.encode("utf-8")
 
-    @property
-    def prices(self) -> pricing.PriceTable:
-        return pricing.NO_PRICES  # a custom route is priced by its setting's costMap only
-
-    def check_request(self, query: str) -> str | None:
-        return None
-
     def request_model(self, operation: Operation, fields: Mapping[str, Any]) -> str:
         return self.model  # from `model_location`, not the body's "model"
-
-    def request_user(self, fields: Mapping[str, Any]) -> str:
-        user = fields.get("user")
-        return user if isinstance(user, str) else ""
 
     @property
     def operation(self) -> Operation:

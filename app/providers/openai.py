@@ -3,14 +3,13 @@ URL and key header, usage from bodies and stream chunks, `stream_options` inject
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from app.domain.entities import ProviderSetting
 from app.providers import pricing, sse
-from app.providers.base import Operation, RouteSpec, StreamState, Usage
+from app.providers.base import AdapterDefaults, Operation, RouteSpec, StreamState, Usage
 
 STREAM_ERROR = (
     b'data: {"error":{"code":"502","message":"[BricksLLM] upstream stream ended early",'
@@ -31,37 +30,10 @@ def usage_of(raw: Any) -> Usage | None:
     )
 
 
-class OpenAICompatibleAdapter:
+class OpenAICompatibleAdapter(AdapterDefaults):
     """Behaviour shared by every provider that speaks OpenAI's wire format."""
 
-    name = ""
-    prefix = ""
-    routes: tuple[RouteSpec, ...] = ()
-    public_origin = ""
     stream_error = STREAM_ERROR
-    reads_every_event = False
-
-    @property
-    def prices(self) -> pricing.PriceTable:
-        return pricing.NO_PRICES
-
-    def check_request(self, query: str) -> str | None:
-        return None
-
-    def request_model(self, operation: Operation, fields: Mapping[str, Any]) -> str:
-        model = fields.get("model")
-        return model if isinstance(model, str) else ""
-
-    def request_user(self, fields: Mapping[str, Any]) -> str:
-        user = fields.get("user")
-        return user if isinstance(user, str) else ""
-
-    def upstream_path(self, operation: Operation) -> str:
-        return operation.upstream_path
-
-    def upstream_url(self, setting: ProviderSetting, operation: Operation, query: str) -> str:
-        origin = (setting.url or self.public_origin).rstrip("/")
-        return f"{origin}{self.upstream_path(operation)}" + (f"?{query}" if query else "")
 
     def auth_headers(self, setting: ProviderSetting) -> dict[str, str]:
         return {"Authorization": f"Bearer {setting.api_key}"}
