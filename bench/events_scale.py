@@ -243,7 +243,8 @@ def write_report(path: Path, args: argparse.Namespace, seeding: dict[str, float]
         "# Events at scale: reporting and events queries over 1,000,000 events",
         "",
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `python -m bench.events_scale` on "
-        f"{platform.machine()}, {os.cpu_count()} cores (shared with other work), PostgreSQL "
+        f"{platform.machine()}, {os.cpu_count()} cores (shared with other work: load average "
+        f"{os.getloadavg()[0]:.1f} at the end), PostgreSQL "
         f"{version} with its stock settings (shared_buffers 128MB). {args.events:,} events over "
         f"{DAYS} days, 200 keys, 5,000 users, 2,000 custom ids. Each query: one warm-up, then "
         f"{args.runs} timed runs through the admin app (Flask test client: routing, validation, "

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from app.storage.database import Database, Row
 from app.storage.events import EventFilter, where_clause
@@ -26,9 +25,9 @@ _POSTGRES_READ_SETTINGS = ("SET LOCAL jit = off", "SET LOCAL random_page_cost = 
 GROUP_COLUMNS = {"model": "model", "keyId": "key_id", "customId": "custom_id", "userId": "user_id"}
 
 
-@dataclass(frozen=True)
-class Bucket:
-    """Totals of the events of one time bucket (and one group, when grouped)."""
+class Bucket(NamedTuple):
+    """Totals of the events of one time bucket (and one group, when grouped). A named tuple:
+    reports can hold tens of thousands of them."""
 
     time_stamp: int
     requests: int
@@ -64,17 +63,21 @@ class ReportingRepository:
         where, params = where_clause(self._db, selection)
         groups = "".join(f", e.{c}" for c in columns)
         named = "".join(f", e.{c} AS {c}" for c in columns)
+        ordered = "".join(f", e.{c}{self._binary()}" for c in columns)
         sql = (
             "SELECT ((e.created_at - %s) / %s) AS bucket, COUNT(*) AS requests, "
             "SUM(e.cost_micros) AS cost, SUM(e.latency_in_ms) AS latency, "
             "SUM(e.prompt_token_count) AS prompt, SUM(e.completion_token_count) AS completion, "
             "SUM(CASE WHEN e.status BETWEEN 200 AND 299 THEN 1 ELSE 0 END) AS successes"
-            f"{named} FROM events e{where} GROUP BY 1{groups}"
+            f"{named} FROM events e{where} GROUP BY 1{groups} ORDER BY 1{ordered}"
         )
         rows = self._read(sql, [selection.start, increment, *params])
-        found = [_bucket(row, selection.start, increment, group_by) for row in rows]
-        # Sorted here, by code point: PostgreSQL would order text by its collation, SQLite bytewise.
-        return sorted(found, key=lambda b: (b.time_stamp, *b.group.values()))
+        return [_bucket(row, selection.start, increment, group_by) for row in rows]
+
+    def _binary(self) -> str:
+        """Text ordered by code point on both backends: PostgreSQL's default collation is not
+        (SQLite compares bytes, which for UTF-8 is code point order, as "C" does)."""
+        return ' COLLATE "C"' if self._db.dialect == "postgres" else ""
 
     def latency_percentiles(
         self, selection: EventFilter, fractions: Sequence[float]
@@ -110,11 +113,10 @@ class ReportingRepository:
             clauses.append(f"e.key_id IN (SELECT key_id FROM keys{key_where})")
             params += key_params
         direction = "DESC" if descending else "ASC"
-        # Ties by key id, bytewise on both backends (PostgreSQL's default collation is not).
-        binary = ' COLLATE "C"' if self._db.dialect == "postgres" else ""
         sql = (
             "SELECT e.key_id AS key_id, SUM(e.cost_micros) AS cost FROM events e "
-            f"WHERE {' AND '.join(clauses)} GROUP BY e.key_id ORDER BY 2 {direction}, e.key_id{binary}"
+            f"WHERE {' AND '.join(clauses)} GROUP BY e.key_id "
+            f"ORDER BY 2 {direction}, e.key_id{self._binary()}"
         )
         if limit is not None or offset:
             sql += " LIMIT %s OFFSET %s"
