@@ -1,16 +1,16 @@
 """Aggregates over the events table for the reporting API: time buckets, latency percentiles,
 spend per key and the distinct user and custom ids of a key.
 
-The same SQL on both backends; percentiles are interpolated here from a latency histogram exactly
-as PostgreSQL's `percentile_cont` does (see `percentile_cont`), so both answer the same.
+The same SQL on both backends; percentiles are interpolated from a latency histogram exactly as
+PostgreSQL's `percentile_cont` does (`app.domain.stats`), so both answer the same.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+from app.domain.stats import percentile_cont
 from app.storage.database import Database, Row
 from app.storage.events import EventFilter, where_clause
 from app.storage.keys import KeyFilter, KeyRepository
@@ -132,29 +132,6 @@ class ReportingRepository:
             (key_id,),
         )
         return sorted(row["v"] for row in rows)
-
-
-def percentile_cont(histogram: Sequence[tuple[float, int]], fraction: float) -> float:
-    """percentile_cont over the values a sorted (value, count) histogram stands for: the values
-    at 0-based ranks floor(p) and ceil(p), p = fraction * (count - 1), interpolated as PostgreSQL
-    does: low + (high - low) * (p - floor(p)). 0.0 for no values."""
-    total = sum(n for _, n in histogram)
-    if total == 0:
-        return 0.0
-    position = fraction * (total - 1)
-    low_rank = math.floor(position)
-    low = _value_at(histogram, low_rank)
-    high = _value_at(histogram, min(low_rank + 1, total - 1))
-    return low + (high - low) * (position - low_rank)
-
-
-def _value_at(histogram: Sequence[tuple[float, int]], rank: int) -> float:
-    seen = 0
-    for value, count in histogram:
-        seen += count
-        if rank < seen:
-            return value
-    raise IndexError(rank)
 
 
 def _bucket(row: Row, start: int, increment: int, group_by: Sequence[str]) -> Bucket:

@@ -9,7 +9,7 @@ import pytest
 
 from app.domain.events import Event
 from app.storage.events import EventFilter, EventRepository
-from app.storage.reporting import ReportingRepository, percentile_cont
+from app.storage.reporting import ReportingRepository
 
 FRACTIONS = (0.0, 0.01, 0.25, 0.5, 0.9, 0.99, 0.999, 1.0)
 
@@ -44,10 +44,3 @@ def test_both_backends_answer_the_same_for_the_same_events(database):
         high = min(low + 1, len(values) - 1)
         expected.append(values[low] + (values[high] - values[low]) * (position - low))
     assert ReportingRepository(database).latency_percentiles(EventFilter(), FRACTIONS) == expected
-
-
-def test_edge_cases():
-    assert percentile_cont([], 0.5) == 0.0
-    assert percentile_cont([(42.0, 1)], 0.99) == 42.0
-    assert percentile_cont([(10.0, 1), (20.0, 1)], 0.5) == 15.0
-    assert percentile_cont([(10.0, 3), (20.0, 1)], 0.5) == 10.0
