@@ -63,6 +63,12 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)
+    if container.settings.event_retention_days:
+        from app.services.retention import EventRetention
+        from app.storage.events import EventRepository
+
+        retention = EventRetention(EventRepository(container.db), container.settings.event_retention_days)
+        container.runtime["retention"] = retention.start()
     admin_pass = container.settings.admin_pass
     app.before_request(lambda: require_admin_key(admin_pass))
 
@@ -99,8 +105,12 @@ def _setup_proxy(app: flask.Flask, container: Container) -> None:
 
 
 def shutdown(app: flask.Flask, timeout_s: float = 10.0) -> bool:
-    """Drain what the app still holds (queued events); True when nothing was lost."""
+    """Stop the background loops and drain what the app still holds (queued events); True when
+    nothing was lost."""
     container: Container = app.extensions["bricks"]
+    retention = container.runtime.get("retention")
+    if retention is not None:
+        retention.stop()
     proxy = container.runtime.get("proxy")
     if proxy is not None:
         proxy.snapshot.stop()

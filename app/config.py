@@ -43,6 +43,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "NUMBER_OF_EVENT_MESSAGE_CONSUMERS": ("3", "Greenlets writing events to the database."),
     "EVENT_QUEUE_SIZE": ("10000", "Events buffered in memory before the journal takes them."),
     "EVENT_JOURNAL_DIR": ("./data/journal", "Where events wait while the database is down."),
+    "EVENT_RETENTION_DAYS": ("0", "Delete events older than N days (admin, hourly, batched). 0: keep all."),
     "AWS_ACCESS_KEY_ID": ("", "AWS credentials for PII detection (Comprehend)."),
     "AWS_SECRET_ACCESS_KEY": ("", "AWS credentials for PII detection (Comprehend)."),
     "AMAZON_REGION": ("us-west-2", "AWS region."),
@@ -83,6 +84,7 @@ class Settings:
     number_of_event_message_consumers: int = 3
     event_queue_size: int = 10000
     event_journal_dir: str = "./data/journal"
+    event_retention_days: int = 0
     aws_access_key_id: str = field(default="", repr=False)
     aws_secret_access_key: str = field(default="", repr=False)
     amazon_region: str = "us-west-2"
@@ -136,6 +138,7 @@ class Settings:
             ),
             event_queue_size=reader.positive_int("EVENT_QUEUE_SIZE"),
             event_journal_dir=reader.text("EVENT_JOURNAL_DIR"),
+            event_retention_days=reader.non_negative_int("EVENT_RETENTION_DAYS"),
             aws_access_key_id=reader.text("AWS_ACCESS_KEY_ID"),
             aws_secret_access_key=reader.text("AWS_SECRET_ACCESS_KEY"),
             amazon_region=reader.text("AMAZON_REGION"),
@@ -179,6 +182,12 @@ class _Reader:
         raw = self.text(name)
         if not re.fullmatch(r"\d+", raw) or int(raw) < 1:
             raise ConfigError(f"{name}={raw!r} must be a whole number of at least 1")
+        return int(raw)
+
+    def non_negative_int(self, name: str) -> int:
+        raw = self.text(name)
+        if not re.fullmatch(r"\d+", raw):
+            raise ConfigError(f"{name}={raw!r} must be a whole number (0 or more)")
         return int(raw)
 
     def port(self, name: str) -> int:

@@ -43,7 +43,7 @@ class UserCreateSchema(_UserFieldsSchema):
     def _pairs(self, data: dict[str, Any], **_: Any) -> None:
         errors = limit_pair_errors(data)
         if errors:
-            raise ValidationError(dict(errors.items()))
+            raise ValidationError(dict(errors))
 
 
 class UserUpdateSchema(_UserFieldsSchema):

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import flask
 from flask.views import MethodView
 
-from app.admin.api import Blueprint
+from app.admin.api import Blueprint, answer
 from app.container import services
 from app.storage.events import EventFilter, EventOrder
 from schemas.common import split_values
@@ -37,11 +38,11 @@ def _filter(query: dict[str, Any]) -> EventFilter:
 class Events(MethodView):
     @blp.arguments(EventQuerySchema, location="query")
     @blp.response(200, EventSchema(many=True))
-    def get(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+    def get(self, query: dict[str, Any]) -> flask.Response:
         """Events by custom id, user id, key ids and time window (start and end, unix seconds,
         are required with keyIds). At most `limit` (default 1000) events, newest last."""
         found = services().events.find(_filter(query), limit=query["limit"], offset=query["offset"])
-        return [event.to_wire() for event in found]
+        return answer([event.to_wire() for event in found])
 
 
 def _v2_filter(query: dict[str, Any]) -> EventFilter:
@@ -61,7 +62,7 @@ def _v2_order(query: dict[str, Any]) -> EventOrder:
     return EventOrder(descending=query.get("dateOrder") == "desc")
 
 
-def _v2_events(query: dict[str, Any]) -> dict[str, Any]:
+def _v2_events(query: dict[str, Any]) -> flask.Response:
     service, selection = services().events, _v2_filter(query)
     found = service.find(
         selection, limit=query["limit"], offset=query["offset"], order=_v2_order(query)
@@ -69,14 +70,14 @@ def _v2_events(query: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {"events": [event.to_wire() for event in found]}
     if query["returnCount"]:
         result["count"] = service.count(selection)
-    return result
+    return answer(result)
 
 
 @blp.route("/api/v2/events")
 class EventsV2(MethodView):
     @blp.arguments(EventV2QuerySchema, location="query")
     @blp.response(200, EventV2ResultSchema)
-    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+    def get(self, query: dict[str, Any]) -> flask.Response:
         """Events within [start, end] by users, custom ids, keys, tags (every tag), policies,
         actions and status; ordered by date (default ascending) or by cost; `limit` (default
         100, at most 1000) and `offset`; `returnCount` adds the number of matching events."""
@@ -84,7 +85,7 @@ class EventsV2(MethodView):
 
     @blp.arguments(EventV2BodySchema)
     @blp.response(200, EventV2ResultSchema)
-    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+    def post(self, body: dict[str, Any]) -> flask.Response:
         """The same query as `GET /api/v2/events`, as a JSON body."""
         return _v2_events(body)
 

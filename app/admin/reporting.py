@@ -8,7 +8,7 @@ from typing import Any
 import flask
 from flask.views import MethodView
 
-from app.admin.api import Blueprint
+from app.admin.api import Blueprint, answer
 from app.container import services
 from app.storage.events import EventFilter
 from app.storage.keys import KeyFilter
@@ -27,7 +27,7 @@ blp = Blueprint("reporting", __name__, description="Usage reports over the event
 class Metrics(MethodView):
     @blp.arguments(MetricsRequestSchema)
     @blp.response(200, MetricsSchema)
-    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+    def post(self, body: dict[str, Any]) -> flask.Response:
         """Totals per `increment`-second bucket from `start` (only buckets with events), grouped
         by `filters`, and the median and 99th percentile latency of the selected events."""
         selection = EventFilter(
@@ -36,7 +36,7 @@ class Metrics(MethodView):
             start=body["start"], end=body["end"],
         )  # fmt: skip
         group_by = list(dict.fromkeys(body.get("filters", [])))
-        return services().reporting.metrics(selection, body["increment"], group_by)
+        return answer(services().reporting.metrics(selection, body["increment"], group_by))
 
 
 @blp.route("/api/reporting/top-keys")
@@ -58,7 +58,7 @@ class TopKeys(MethodView):
 
 
 # A bare JSON list of strings has no marshmallow schema: documented as this OpenAPI schema and
-# answered as a ready response (flask-smorest passes a Response through without dumping it).
+# answered as it is (`answer`).
 _ID_LIST = {"type": "array", "items": {"type": "string"}}
 
 
@@ -68,7 +68,7 @@ class UserIds(MethodView):
     @blp.response(200, _ID_LIST)
     def get(self, query: dict[str, Any]) -> flask.Response:
         """The distinct user ids of the key's events, sorted."""
-        return flask.jsonify(services().reporting.user_ids(query["keyId"]))
+        return answer(services().reporting.user_ids(query["keyId"]))
 
 
 @blp.route("/api/reporting/users-ids")
@@ -82,4 +82,4 @@ class CustomIds(MethodView):
     @blp.response(200, _ID_LIST)
     def get(self, query: dict[str, Any]) -> flask.Response:
         """The distinct custom ids (`X-CUSTOM-EVENT-ID`) of the key's events, sorted."""
-        return flask.jsonify(services().reporting.custom_ids(query["keyId"]))
+        return answer(services().reporting.custom_ids(query["keyId"]))
