@@ -27,11 +27,13 @@ def validate_ttl(value: str) -> None:
 
 
 class StrictString(fields.String):
-    """A string that refuses numbers and other JSON types instead of coercing them."""
+    """A string that refuses numbers and other JSON types instead of coercing them, and NUL
+    characters, which PostgreSQL cannot store (a 400 here, not a 500 from the driver)."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         if not isinstance(value, str):
             raise ValidationError("Not a valid string.")
+        _no_nul(value)
         return super()._deserialize(value, attr, data, **kwargs)
 
 

@@ -124,6 +124,8 @@ def test_unknown_key_id_is_404(admin):
 BAD_CREATES = [
     ("not json", "{bad json", "json"),
     ("name wrong type", {"name": 5}, "name"),
+    ("name with NUL", {"name": "a\x00b"}, "name"),
+    ("tag with NUL", {"tags": ["ok", "\x00"]}, "tags"),
     ("unknown rate unit", {"rateLimitOverTime": 2, "rateLimitUnit": "w"}, "rateLimitUnit"),
     ("unknown cost unit", {"costLimitInUsdOverTime": 2, "costLimitInUsdUnit": "y"}, "costLimitInUsdUnit"),
     ("rate without unit", {"rateLimitOverTime": 2}, "rateLimitUnit"),
