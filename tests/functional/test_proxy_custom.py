@@ -3,9 +3,12 @@ real gunicorn gateway; the fake upstream is the provider."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import requests
 
+from app.providers import sse
 from tests.fakes.upstream import SSE_HEADERS, Reply
 from tests.functional.proxy_env import running_proxy, wait_for_config
 
@@ -63,17 +66,19 @@ def test_a_custom_provider_answers_and_records_tokens_priced_by_the_cost_map(env
     assert event.cost_micros == 4 * 1000 + 5 * 2000  # USD per 1K tokens
 
 
-def test_a_custom_provider_streams_until_its_end_word(env):
-    key = key_for(env)
-    texts = ["there", " was", " a", " dragon"]
-    chunks = [b": ping\n\n", *(f'data: {{"token":{{"text":"{t}"}}}}\n\n'.encode() for t in texts), b"data: END\n\n"]
-    env.upstream.script("/tgi/generate", lambda _req: Reply(headers=dict(SSE_HEADERS), chunks=chunks))
+def test_a_custom_provider_streams_its_golden_transcript_until_the_end_word(env):
+    key = key_for(env, costMap={"promptCostPerModel": {"llama-3-8b": 1}, "completionCostPerModel": {"llama-3-8b": 2}})
+    transcript = (Path(__file__).resolve().parents[1] / "data" / "transcripts" / "custom_generate.sse").read_bytes()
+    events, _ = sse.split_events(transcript)
+    env.upstream.script("/tgi/generate", lambda _req: Reply(headers=dict(SSE_HEADERS), chunks=events))
     with generate(env, key, stream=True) as response:
         assert response.status_code == 200
         received = b"".join(response.iter_content(None))
-    assert received == b"".join(chunks)
+    assert received == transcript
     [event] = env.events(env.last_key["keyId"], 1)
-    assert (event.status, event.prompt_token_count, event.completion_token_count) == (200, 4, 4)
+    # "Once upon a time" and "there| was| a| dragon|." in o200k_base, priced by the costMap.
+    assert (event.status, event.prompt_token_count, event.completion_token_count) == (200, 4, 5)
+    assert event.cost_micros == 4 * 1000 + 5 * 2000
 
 
 def test_unknown_custom_provider_or_route_is_404_and_reaches_nothing(env):
