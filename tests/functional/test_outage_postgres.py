@@ -1,0 +1,116 @@
+"""PostgreSQL stopped for 30 s under load: the proxy keeps answering from its in-memory snapshot,
+events wait in the journal, and once the database is back every answered request has exactly one
+event row. Runs against a private PostgreSQL cluster, never the shared server."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+
+import psycopg2
+import pytest
+import requests
+
+from tests.functional.private_services import PrivatePostgres
+from tests.functional.proxy_env import running_proxy
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+CLIENTS = 4
+OUTAGE_S = 30.0
+
+
+@dataclass
+class Load:
+    """Clients calling the proxy in a loop; what each request got back, by custom event id."""
+
+    url: str
+    key: str
+    # custom event id -> (status, when answered)
+    answered: dict[str, tuple[int, float]] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(self) -> list[threading.Thread]:
+        threads = [threading.Thread(target=self._client, daemon=True) for _ in range(CLIENTS)]
+        for thread in threads:
+            thread.start()
+        return threads
+
+    def _client(self) -> None:
+        session = requests.Session()
+        while not self.stop.is_set():
+            custom_id = uuid.uuid4().hex
+            headers = {"Authorization": f"Bearer {self.key}", "X-CUSTOM-EVENT-ID": custom_id}
+            try:
+                response = session.post(self.url, json=CHAT, headers=headers, timeout=10)
+            except requests.RequestException as exc:
+                with self.lock:
+                    self.failures.append(f"{type(exc).__name__}: {exc}")
+                continue
+            with self.lock:
+                self.answered[custom_id] = (response.status_code, time.monotonic())
+            time.sleep(0.05)  # steady load, not a benchmark: the machine is shared
+
+
+def _event_custom_ids(pg: PrivatePostgres, key_id: str) -> tuple[Counter[str], int]:
+    """Custom ids of the key's event rows (with multiplicity) and the number of distinct row ids."""
+    conn = psycopg2.connect(**pg.dsn)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT id, custom_id FROM events WHERE key_id = %s", (key_id,))
+            rows = cursor.fetchall()
+    finally:
+        conn.close()
+    return Counter(custom_id for _, custom_id in rows), len({row_id for row_id, _ in rows})
+
+
+def _wait_for_events(
+    pg: PrivatePostgres, key_id: str, expected: int, timeout: float
+) -> Counter[str]:
+    deadline = time.monotonic() + timeout
+    while True:
+        found, _ = _event_custom_ids(pg, key_id)
+        if sum(found.values()) >= expected or time.monotonic() > deadline:
+            return found
+        time.sleep(0.25)
+
+
+def test_postgres_down_30s_under_load_loses_and_doubles_no_event(tmp_path):
+    with PrivatePostgres() as pg, running_proxy(tmp_path, **pg.env) as env:
+        key = env.create_key()
+        key_id = env.last_key["keyId"]
+        load = Load(f"{env.base_url}/chat/completions", key)
+        threads = load.run()
+        time.sleep(3)
+        pg.stop()
+        down_at = time.monotonic()
+        time.sleep(OUTAGE_S)
+        pg.start()
+        up_at = time.monotonic()
+        time.sleep(4)
+        load.stop.set()
+        for thread in threads:
+            thread.join(15)
+        found = _wait_for_events(pg, key_id, len(load.answered), timeout=20)
+        _, distinct_rows = _event_custom_ids(pg, key_id)
+        output = env.gateway.output
+
+    print(output[-5000:])  # shown when an assertion fails
+    assert load.failures == []
+    statuses = Counter(status for status, _ in load.answered.values())
+    assert statuses == {200: len(load.answered)}, statuses
+    during = [cid for cid, (_, at) in load.answered.items() if down_at < at < up_at]
+    assert len(during) > 50, "the proxy must keep answering while the database is down"
+    assert set(found) == set(load.answered), (
+        f"missing {len(set(load.answered) - set(found))}, unexpected {len(set(found) - set(load.answered))}"
+    )
+    assert [cid for cid, count in found.items() if count > 1] == []
+    assert distinct_rows == len(load.answered)
+    # The operator hears of the outage once per process, not at every refresh of the snapshot.
+    assert output.count("config refresh failed") == 1
+    assert output.count("database unavailable") == 1 and "database is back" in output
