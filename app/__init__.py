@@ -36,7 +36,7 @@ def create_app(role: str, settings: Settings | None = None, db: Database | None 
 
 
 def _setup_admin(app: flask.Flask, container: Container) -> None:
-    from app.admin import events, health, keys, provider_settings
+    from app.admin import docs_assets, events, health, keys, provider_settings
     from app.admin.api import AdminApi
     from app.admin.auth import require_admin_key
 
@@ -47,13 +47,14 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        OPENAPI_SWAGGER_UI_URL=docs_assets.URL_PREFIX,  # served locally: the docs work offline
     )
     api = AdminApi(app)
     api.spec.components.security_scheme("AdminKey", {"type": "apiKey", "in": "header", "name": "X-API-KEY"})
     for blueprint in (keys.blp, provider_settings.blp, events.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)
+    app.register_blueprint(docs_assets.blp)
     admin_pass = container.settings.admin_pass
     app.before_request(lambda: require_admin_key(admin_pass))
 
