@@ -15,6 +15,7 @@ import orjson
 
 from app.errors import ProxyError
 from app.providers import sse
+from app.providers.audio import audio_seconds
 from app.providers.base import StreamState, Usage
 from app.providers.costs import PRICED_KINDS, Pricer
 from app.proxy.context import ProxyResponse, RequestContext, error_response
@@ -50,23 +51,37 @@ def relay_body(ctx: RequestContext, upstream: Any, finish: Finish) -> ProxyRespo
 def _usage_of_body(ctx: RequestContext, body: bytes) -> Usage | None:
     if ctx.adapter is None or ctx.route is None or ctx.route.operation.kind not in PRICED_KINDS:
         return None  # pass-through answers (files, assistants...) are never parsed
+    kind = ctx.route.operation.kind
+    parsed = _json_object(body)
+    usage = None
+    if parsed is not None:
+        if isinstance(parsed.get("model"), str) and parsed["model"]:
+            ctx.model = ctx.event.model = parsed["model"]
+        usage = ctx.adapter.usage_from_body(ctx.route.operation, parsed)
+    if usage is None and kind == "transcription":
+        usage = _transcription_usage(ctx, parsed)
+    if usage is None and kind == "speech" and ctx.parsed:
+        usage = Usage(characters=len(str(ctx.parsed.get("input", ""))), source="local")
+    return usage
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
     if not body.startswith(b"{"):
         return None
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
-    if not isinstance(parsed, dict):
-        return None
-    if isinstance(parsed.get("model"), str) and parsed["model"]:
-        ctx.model = ctx.event.model = parsed["model"]
-    usage = ctx.adapter.usage_from_body(ctx.route.operation, parsed)
-    if usage is None and ctx.route.operation.kind == "transcription":
-        duration = parsed.get("duration")
-        usage = Usage(audio_seconds=float(duration), source="provider") if isinstance(duration, (int, float)) else None
-    if usage is None and ctx.route.operation.kind == "speech" and ctx.parsed:
-        usage = Usage(characters=len(str(ctx.parsed.get("input", ""))), source="local")
-    return usage
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _transcription_usage(ctx: RequestContext, parsed: dict[str, Any] | None) -> Usage | None:
+    """The duration verbose_json reports, else the uploaded audio's own (json, text, srt, vtt)."""
+    duration = parsed.get("duration") if parsed is not None else None
+    if isinstance(duration, (int, float)):
+        return Usage(audio_seconds=float(duration), source="provider")
+    seconds = audio_seconds(ctx.request.upload) if ctx.request.upload is not None else None
+    return Usage(audio_seconds=seconds, source="local") if seconds is not None else None
 
 
 def relay_stream(

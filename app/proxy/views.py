@@ -28,8 +28,10 @@ def _proxy_request() -> ProxyRequest:
     request = flask.request
     body = request.get_data(cache=True)
     form_fields: dict[str, str] = {}
+    upload = None
     if request.mimetype == "multipart/form-data":
         form_fields = {name: request.form[name] for name in ("model", "user") if name in request.form}
+        upload = request.files["file"].stream if "file" in request.files else None
     return ProxyRequest(
         method=request.method,
         path=request.path,
@@ -37,6 +39,7 @@ def _proxy_request() -> ProxyRequest:
         headers=cast(Mapping[str, str], request.headers),
         body=body,
         form_fields=form_fields,
+        upload=upload,
     )
 
 
