@@ -50,6 +50,9 @@ keepalive = _int("GUNICORN_KEEPALIVE", 75)
 wsgi_app = f"wsgi:{_role}_app"
 proc_name = f"bricksllm-{_role}"
 preload_app = False
+# gunicorn >= 25 opens a control socket at one fixed path per user: the admin and proxy servers
+# (and every other gunicorn of the user) would fight over it, and nothing here uses gunicornc.
+control_socket_disable = True
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 
