@@ -67,3 +67,19 @@ def test_audio_the_gateway_cannot_read_is_priced_zero_and_still_answered(env):
     assert reply.text == env.upstream.transcription_text
     [event] = env.events(env.last_key["keyId"], 1)
     assert event.status == 200 and event.cost_micros == 0
+
+
+def test_a_cost_limit_refuses_audio_that_would_pass_it_before_the_upstream(env):
+    key = env.create_key(costLimitInUsd=0.005)  # 50 s of whisper-1
+    env.upstream.reset()
+    with pytest.raises(openai.RateLimitError) as refused:
+        _transcribe(env, key, ("long.wav", wav(60.0, rate=8_000), "audio/wav"), "text")
+    assert "cost limit" in refused.value.message
+    assert env.upstream.requests == []
+    _transcribe(env, key, ("short.wav", wav(30.0, rate=8_000), "audio/wav"), "text")
+    assert len(env.upstream.requests) == 1
+    events = env.events(env.last_key["keyId"], 2)
+    assert sorted((e.status, e.cost_micros) for e in events) == [
+        (200, 30 * WHISPER_MICROS_PER_S),
+        (429, 0),
+    ]
