@@ -8,6 +8,7 @@ statement timeout, so no request hangs on a dead database.
 from __future__ import annotations
 
 import queue
+import select
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -60,6 +61,21 @@ def _run(cursor: Any, sql: str, params: Params) -> None:
         raise StorageError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
 
 
+def _usable(conn: Any) -> bool:
+    """An idle connection has nothing to read; if it has, it is the server's goodbye (or EOF).
+
+    One non-blocking poll of the socket, instead of a query: after a database restart every
+    pooled connection is dead, and handing them out would fail that many requests in a row.
+    """
+    if conn.closed:
+        return False
+    try:
+        readable, _, _ = select.select([conn], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return not readable
+
+
 class PostgresDatabase:
     """Database implementation over a bounded pool of psycopg2 connections."""
 
@@ -94,12 +110,14 @@ class PostgresDatabase:
             self._slots.put(None)
 
     def _checkout(self) -> Any:
-        try:
-            conn = self._idle.get_nowait()
-            if not conn.closed:
+        while True:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                break
+            if _usable(conn):
                 return conn
-        except queue.Empty:
-            pass
+            conn.close()  # the server ended it while idle (restart, failover, idle timeout)
         try:
             return psycopg2.connect(cursor_factory=psycopg2.extras.RealDictCursor, **self._dsn)
         except psycopg2.Error as exc:

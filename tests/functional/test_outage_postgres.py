@@ -14,6 +14,8 @@ import psycopg2
 import pytest
 import requests
 
+from app.storage.database import StorageError
+from app.storage.postgres import PostgresDatabase
 from tests.functional.private_services import PrivatePostgres
 from tests.functional.proxy_env import running_proxy
 
@@ -89,10 +91,17 @@ def test_postgres_down_30s_under_load_loses_and_doubles_no_event(tmp_path):
         time.sleep(3)
         pg.stop()
         down_at = time.monotonic()
-        time.sleep(OUTAGE_S)
+        time.sleep(OUTAGE_S / 2)
+        admin_during = requests.put(f"{env.gateway.admin}/api/provider-settings", timeout=10,
+                                    json={"provider": "openai", "setting": {"apikey": "sk-x"}})  # fmt: skip
+        time.sleep(OUTAGE_S / 2)
         pg.start()
         up_at = time.monotonic()
-        time.sleep(4)
+        late_key = env.create_key()  # an admin change after the outage reaches the proxy again
+        late = requests.post(
+            load.url, json=CHAT, headers={"Authorization": f"Bearer {late_key}"}, timeout=10
+        )
+        time.sleep(3)
         load.stop.set()
         for thread in threads:
             thread.join(15)
@@ -101,6 +110,8 @@ def test_postgres_down_30s_under_load_loses_and_doubles_no_event(tmp_path):
         output = env.gateway.output
 
     print(output[-5000:])  # shown when an assertion fails
+    assert admin_during.status_code == 503, admin_during.text  # nothing stored, nothing hangs
+    assert late.status_code == 200, late.text
     assert load.failures == []
     statuses = Counter(status for status, _ in load.answered.values())
     assert statuses == {200: len(load.answered)}, statuses
@@ -114,3 +125,19 @@ def test_postgres_down_30s_under_load_loses_and_doubles_no_event(tmp_path):
     # The operator hears of the outage once per process, not at every refresh of the snapshot.
     assert output.count("config refresh failed") == 1
     assert output.count("database unavailable") == 1 and "database is back" in output
+
+
+def test_after_a_restart_the_first_queries_get_fresh_connections_not_dead_pooled_ones():
+    with PrivatePostgres() as pg:
+        db = PostgresDatabase({**pg.dsn, "connect_timeout": 2}, pool_size=3)
+        with db.transaction() as a, db.transaction() as b, db.transaction() as c:
+            for cursor in (a, b, c):
+                cursor.execute("SELECT 1")  # three connections, back in the pool afterwards
+        pg.stop()
+        with pytest.raises(StorageError):
+            db.query("SELECT 1")
+        pg.start()
+        try:
+            assert [db.query("SELECT 1 AS one") for _ in range(4)] == [[{"one": 1}]] * 4
+        finally:
+            db.close()
