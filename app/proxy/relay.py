@@ -58,8 +58,9 @@ def _usage_of_body(ctx: RequestContext, body: bytes) -> Usage | None:
         if isinstance(parsed.get("model"), str) and parsed["model"]:
             ctx.model = ctx.event.model = parsed["model"]
         usage = ctx.adapter.usage_from_body(ctx.route.operation, parsed)
-    if usage is None and kind == "transcription":
-        usage = _transcription_usage(ctx, parsed)
+    tokens = usage.prompt_tokens + usage.completion_tokens if usage is not None else 0
+    if kind == "transcription" and not tokens:  # whisper is priced by the second
+        usage = _transcription_usage(ctx, parsed) or usage
     if usage is None and kind == "speech" and ctx.parsed:
         usage = Usage(characters=len(str(ctx.parsed.get("input", ""))), source="local")
     return usage
@@ -76,12 +77,23 @@ def _json_object(body: bytes) -> dict[str, Any] | None:
 
 
 def _transcription_usage(ctx: RequestContext, parsed: dict[str, Any] | None) -> Usage | None:
-    """The duration verbose_json reports, else the uploaded audio's own (json, text, srt, vtt)."""
-    duration = parsed.get("duration") if parsed is not None else None
-    if isinstance(duration, (int, float)):
-        return Usage(audio_seconds=float(duration), source="provider")
+    """The duration the answer reports (`usage` of type duration, or verbose_json's `duration`),
+    else the uploaded audio's own (text, srt and vtt answers report nothing)."""
+    reported = _reported_seconds(parsed) if parsed is not None else None
+    if reported is not None:
+        return Usage(audio_seconds=reported, source="provider")
     seconds = audio_seconds(ctx.request.upload) if ctx.request.upload is not None else None
     return Usage(audio_seconds=seconds, source="local") if seconds is not None else None
+
+
+def _reported_seconds(parsed: dict[str, Any]) -> float | None:
+    usage = parsed.get("usage")
+    if isinstance(usage, dict) and usage.get("type") == "duration":
+        seconds = usage.get("seconds")
+        if isinstance(seconds, (int, float)):
+            return float(seconds)
+    duration = parsed.get("duration")
+    return float(duration) if isinstance(duration, (int, float)) else None
 
 
 def relay_stream(

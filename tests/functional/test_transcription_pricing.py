@@ -83,3 +83,35 @@ def test_a_cost_limit_refuses_audio_that_would_pass_it_before_the_upstream(env):
         (200, 30 * WHISPER_MICROS_PER_S),
         (429, 0),
     ]
+
+
+def test_the_duration_in_openais_usage_object_is_the_price(env):
+    # OpenAI's whisper-1 answers json with `usage: {"type": "duration", "seconds": n}`.
+    env.upstream.script(
+        "/audio/transcriptions",
+        lambda _req: {"text": "hi", "usage": {"type": "duration", "seconds": 9}},
+    )
+    try:
+        key = env.create_key()
+        _transcribe(env, key, ("clip.wav", wav(3.0), "audio/wav"), "json")
+    finally:
+        env.upstream.reset()
+    [event] = env.events(env.last_key["keyId"], 1)
+    assert event.cost_micros == 9 * WHISPER_MICROS_PER_S
+    assert event.token_count_source == "provider"
+
+
+def test_token_usage_of_newer_transcription_models_is_kept(env):
+    usage = {"type": "tokens", "input_tokens": 40, "output_tokens": 12, "total_tokens": 52}
+    env.upstream.script("/audio/transcriptions", lambda _req: {"text": "hi", "usage": usage})
+    try:
+        key = env.create_key()
+        client = openai.OpenAI(api_key=key, base_url=env.base_url, max_retries=0)
+        client.audio.transcriptions.create(
+            model="gpt-4o-transcribe", file=("clip.wav", wav(3.0), "audio/wav")
+        )
+        client.close()
+    finally:
+        env.upstream.reset()
+    [event] = env.events(env.last_key["keyId"], 1)
+    assert (event.prompt_token_count, event.completion_token_count) == (40, 12)
