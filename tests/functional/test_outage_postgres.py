@@ -19,7 +19,7 @@ from app.storage.postgres import PostgresDatabase
 from tests.functional.private_services import PrivatePostgres
 from tests.functional.proxy_env import running_proxy
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(150)]
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 CLIENTS = 4
 OUTAGE_S = 30.0
