@@ -65,11 +65,13 @@ def when_ready(server):
 
 
 def post_fork(server, worker):
-    # psycopg2 blocks the whole worker unless it waits through gevent.
+    # psycopg2 blocks the whole worker unless it waits through gevent; the wait has a deadline.
     if os.environ.get("POSTGRESQL_HOSTS"):
-        from psycogreen.gevent import patch_psycopg
+        from app.config import Settings
+        from app.storage.green import install_wait_callback
+        from app.storage.postgres import client_timeouts
 
-        patch_psycopg()
+        install_wait_callback(*client_timeouts(Settings.from_env()))
 
 
 def post_worker_init(worker):

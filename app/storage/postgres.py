@@ -1,8 +1,9 @@
 """PostgreSQL through psycopg2: a pool that waits (never fails) when exhausted, cooperative under gevent.
 
-Under gunicorn's gevent worker, `gunicorn.conf.py` installs psycogreen's wait callback after the
-fork, so a query blocks only its own greenlet. Every connection has a connect timeout and a
-statement timeout, so no request hangs on a dead database.
+Under gunicorn's gevent worker, `gunicorn.conf.py` installs a wait callback (`green.py`) after
+the fork, so a query blocks only its own greenlet. Every connection has a connect timeout and a
+statement timeout, and the callback a client-side deadline, so no request hangs on a dead or a
+hung database.
 """
 
 from __future__ import annotations
@@ -35,6 +36,13 @@ def dsn_from_settings(settings: Any) -> dict[str, Any]:
         "keepalives_idle": 30,
         "application_name": "bricksllm-py",
     }
+
+
+def client_timeouts(settings: Any) -> tuple[float, float]:
+    """(connect, query) deadlines of the gevent wait callback. A query gets the statement timeout
+    plus the write timeout, so the server's own timeout, when it can act, fires first."""
+    connect = float(max(1, int(settings.postgresql_write_timeout)))
+    return connect, settings.postgresql_read_timeout + settings.postgresql_write_timeout
 
 
 class _PgCursor:

@@ -71,8 +71,24 @@ class PrivatePostgres:
         """A fast shutdown: open sessions are cut, as when a managed database fails over."""
         self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-w", "-m", "fast", "stop")
 
+    def _pids(self) -> list[int]:
+        """The postmaster and its children (backends, background workers)."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        children = Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split()
+        return [postmaster, *map(int, children)]
+
+    def freeze(self) -> None:
+        """SIGSTOP every process of the cluster: connections stay open, nothing is answered."""
+        for pid in self._pids():
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        for pid in self._pids():
+            os.kill(pid, signal.SIGCONT)
+
     def remove(self) -> None:
         if (self.data / "postmaster.pid").exists():
+            self.thaw()
             self.stop()
         shutil.rmtree(self.directory, ignore_errors=True)
 

@@ -141,3 +141,30 @@ def test_after_a_restart_the_first_queries_get_fresh_connections_not_dead_pooled
             assert [db.query("SELECT 1 AS one") for _ in range(4)] == [[{"one": 1}]] * 4
         finally:
             db.close()
+
+
+def test_a_hung_postgres_costs_the_admin_a_bounded_wait_and_the_proxy_nothing(tmp_path):
+    timeouts = {
+        "POSTGRESQL_READ_TIME_OUT": "1s",
+        "POSTGRESQL_WRITE_TIME_OUT": "1s",
+    }  # a query waits 2 s
+    with PrivatePostgres() as pg, running_proxy(tmp_path, **pg.env, **timeouts) as env:
+        key = env.create_key()
+        key_id = env.last_key["keyId"]
+        settings_url = f"{env.gateway.admin}/api/provider-settings"
+        assert requests.get(settings_url, timeout=10).status_code == 200
+        pg.freeze()  # connections stay open; nothing is answered
+        try:
+            admin = requests.get(settings_url, timeout=30)
+            proxied = requests.post(f"{env.base_url}/chat/completions", json=CHAT, timeout=10,
+                                    headers={"Authorization": f"Bearer {key}", "X-CUSTOM-EVENT-ID": "hung"})  # fmt: skip
+        finally:
+            pg.thaw()
+        after = requests.get(settings_url, timeout=10)
+        found = _wait_for_events(pg, key_id, 1, timeout=20)
+
+    assert admin.status_code == 503, admin.text
+    assert admin.elapsed.total_seconds() < 2 + 2  # the deadline, and a margin for a shared machine
+    assert proxied.status_code == 200 and proxied.elapsed.total_seconds() < 2
+    assert after.status_code == 200
+    assert found == Counter({"hung": 1})
