@@ -38,24 +38,31 @@ class Load:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def run(self) -> list[threading.Thread]:
-        threads = [threading.Thread(target=self._client, daemon=True) for _ in range(CLIENTS)]
+        # One client streams: a stream's event is published when its generator ends.
+        threads = [threading.Thread(target=self._client, args=(index == 0,), daemon=True)
+                   for index in range(CLIENTS)]  # fmt: skip
         for thread in threads:
             thread.start()
         return threads
 
-    def _client(self) -> None:
+    def _client(self, stream: bool) -> None:
         session = requests.Session()
+        body = {**CHAT, "stream": True} if stream else CHAT
         while not self.stop.is_set():
             custom_id = uuid.uuid4().hex
             headers = {"Authorization": f"Bearer {self.key}", "X-CUSTOM-EVENT-ID": custom_id}
             try:
-                response = session.post(self.url, json=CHAT, headers=headers, timeout=10)
+                response = session.post(self.url, json=body, headers=headers, timeout=10)
+                complete = not stream or response.text.rstrip().endswith("data: [DONE]")
             except requests.RequestException as exc:
                 with self.lock:
                     self.failures.append(f"{type(exc).__name__}: {exc}")
                 continue
             with self.lock:
-                self.answered[custom_id] = (response.status_code, time.monotonic())
+                self.answered[custom_id] = (
+                    response.status_code if complete else -1,
+                    time.monotonic(),
+                )
             time.sleep(0.05)  # steady load, not a benchmark: the machine is shared
 
 
