@@ -34,6 +34,7 @@ class Load:
     # custom event id -> (status, when answered)
     answered: dict[str, tuple[int, float]] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    streamed: int = 0
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -63,6 +64,7 @@ class Load:
                     response.status_code if complete else -1,
                     time.monotonic(),
                 )
+                self.streamed += stream
             time.sleep(0.05)  # steady load, not a benchmark: the machine is shared
 
 
@@ -124,6 +126,7 @@ def test_postgres_down_30s_under_load_loses_and_doubles_no_event(tmp_path):
     assert statuses == {200: len(load.answered)}, statuses
     during = [cid for cid, (_, at) in load.answered.items() if down_at < at < up_at]
     assert len(during) > 50, "the proxy must keep answering while the database is down"
+    assert load.streamed > 20
     assert set(found) == set(load.answered), (
         f"missing {len(set(load.answered) - set(found))}, unexpected {len(set(found) - set(load.answered))}"
     )
