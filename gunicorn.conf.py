@@ -50,6 +50,9 @@ keepalive = _int("GUNICORN_KEEPALIVE", 75)
 wsgi_app = f"wsgi:{_role}_app"
 proc_name = f"bricksllm-{_role}"
 preload_app = False
+# gunicorn >= 25 opens a control socket at one fixed path per user: the admin and proxy servers
+# (and every other gunicorn of the user) would fight over it, and nothing here uses gunicornc.
+control_socket_disable = True
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 
@@ -62,11 +65,13 @@ def when_ready(server):
 
 
 def post_fork(server, worker):
-    # psycopg2 blocks the whole worker unless it waits through gevent.
+    # psycopg2 blocks the whole worker unless it waits through gevent; the wait has a deadline.
     if os.environ.get("POSTGRESQL_HOSTS"):
-        from psycogreen.gevent import patch_psycopg
+        from app.config import Settings
+        from app.storage.green import install_wait_callback
+        from app.storage.postgres import client_timeouts
 
-        patch_psycopg()
+        install_wait_callback(*client_timeouts(Settings.from_env()))
 
 
 def post_worker_init(worker):

@@ -38,6 +38,7 @@ def create_app(role: str, settings: Settings | None = None, db: Database | None 
 def _setup_admin(app: flask.Flask, container: Container) -> None:
     from app.admin import (
         custom_providers,
+        docs_assets,
         events,
         health,
         keys,
@@ -55,7 +56,7 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        OPENAPI_SWAGGER_UI_URL=docs_assets.URL_PREFIX,  # served locally: the docs work offline
     )
     api = AdminApi(app)
     api.spec.components.security_scheme("AdminKey", {"type": "apiKey", "in": "header", "name": "X-API-KEY"})
@@ -69,6 +70,7 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
 
         retention = EventRetention(EventRepository(container.db), container.settings.event_retention_days)
         container.runtime["retention"] = retention.start()
+    app.register_blueprint(docs_assets.blp)
     admin_pass = container.settings.admin_pass
     app.before_request(lambda: require_admin_key(admin_pass))
 

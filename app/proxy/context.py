@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from app.counters.base import Reservation
 from app.domain.entities import Key, ProviderSetting, User
@@ -25,6 +25,7 @@ class ProxyRequest:
     headers: Mapping[str, str]  # case-insensitive lookups
     body: bytes
     form_fields: Mapping[str, str] = field(default_factory=dict)  # multipart text fields
+    upload: IO[bytes] | None = None  # the multipart `file` part, unread (audio to transcribe...)
 
     @property
     def is_json(self) -> bool:

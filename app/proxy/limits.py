@@ -12,6 +12,8 @@ import time
 from app.counters.base import CostLimit, CountersUnavailable, Denial, LimitCounters, RateLimit
 from app.domain.entities import Limits
 from app.errors import ProxyError
+from app.providers.audio import audio_seconds
+from app.providers.base import Usage
 from app.providers.costs import Pricer
 from app.proxy.context import RequestContext
 
@@ -56,6 +58,16 @@ def request_limits(ctx: RequestContext) -> tuple[list[RateLimit], list[CostLimit
     return rates, costs
 
 
+def _audio_estimate(ctx: RequestContext, pricer: Pricer) -> int:
+    """A transcription's price is known before the call: the uploaded audio's duration."""
+    assert ctx.route is not None
+    seconds = audio_seconds(ctx.request.upload) if ctx.request.upload is not None else None
+    if seconds is None:
+        return 0
+    assert ctx.adapter is not None
+    return pricer.cost(ctx.route.operation, ctx.model, Usage(audio_seconds=seconds), ctx.setting, None, ctx.adapter.prices)
+
+
 def reserve(
     ctx: RequestContext, counters: LimitCounters, pricer: Pricer, fail_open: tuple[bool, bool]
 ) -> None:
@@ -71,6 +83,8 @@ def reserve(
         if not pricer.is_priced(operation, ctx.model, ctx.setting, table):
             raise ProxyError(400, f"model {ctx.model or '(none)'} has no price and this key has a cost limit")
         estimate = pricer.estimate(operation, ctx.model, ctx.parsed, len(ctx.request.body), ctx.setting, table)
+        if operation.kind == "transcription":
+            estimate = max(estimate, _audio_estimate(ctx, pricer))
     try:
         outcome = counters.admit(rates, costs, estimate, time.time())
     except CountersUnavailable as exc:

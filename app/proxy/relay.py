@@ -15,6 +15,7 @@ import orjson
 
 from app.errors import ProxyError
 from app.providers import sse
+from app.providers.audio import audio_seconds
 from app.providers.base import StreamState, Usage
 from app.providers.costs import PRICED_KINDS, Pricer
 from app.proxy.context import ProxyResponse, RequestContext, error_response
@@ -46,29 +47,55 @@ def relay_body(ctx: RequestContext, upstream: Any, pricer: Pricer, finish: Finis
 def _usage_of_body(ctx: RequestContext, pricer: Pricer, body: bytes) -> Usage | None:
     if ctx.adapter is None or ctx.route is None or ctx.route.operation.kind not in PRICED_KINDS:
         return None  # pass-through answers (files, assistants...) are never parsed
+    kind = ctx.route.operation.kind
+    parsed = _json_object(body)
+    usage = None
+    if parsed is not None:
+        if isinstance(parsed.get("model"), str) and parsed["model"]:
+            ctx.model = ctx.event.model = parsed["model"]
+        usage = ctx.adapter.usage_from_body(ctx.route.operation, parsed)
+        if usage is None and kind in ("chat", "completions"):
+            # An answer without usage (Anthropic's legacy completions): count its text here,
+            # reading the body as the adapter reads one stream event.
+            state = StreamState()
+            ctx.adapter.observe_stream_event(state, parsed)
+            usage = _local_usage(ctx, pricer, state.completion_parts)
+    tokens = usage.prompt_tokens + usage.completion_tokens if usage is not None else 0
+    if kind == "transcription" and not tokens:  # whisper is priced by the second
+        usage = _transcription_usage(ctx, parsed) or usage
+    if usage is None and kind == "speech" and ctx.parsed:
+        usage = Usage(characters=len(str(ctx.parsed.get("input", ""))), source="local")
+    return usage
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
     if not body.startswith(b"{"):
         return None
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
-    if not isinstance(parsed, dict):
-        return None
-    if isinstance(parsed.get("model"), str) and parsed["model"]:
-        ctx.model = ctx.event.model = parsed["model"]
-    usage = ctx.adapter.usage_from_body(ctx.route.operation, parsed)
-    if usage is None and ctx.route.operation.kind in ("chat", "completions"):
-        # An answer without usage (Anthropic's legacy completions): count its text here, reading
-        # the body as the adapter reads one stream event.
-        state = StreamState()
-        ctx.adapter.observe_stream_event(state, parsed)
-        usage = _local_usage(ctx, pricer, state.completion_parts)
-    if usage is None and ctx.route.operation.kind == "transcription":
-        duration = parsed.get("duration")
-        usage = Usage(audio_seconds=float(duration), source="provider") if isinstance(duration, (int, float)) else None
-    if usage is None and ctx.route.operation.kind == "speech" and ctx.parsed:
-        usage = Usage(characters=len(str(ctx.parsed.get("input", ""))), source="local")
-    return usage
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _transcription_usage(ctx: RequestContext, parsed: dict[str, Any] | None) -> Usage | None:
+    """The duration the answer reports (`usage` of type duration, or verbose_json's `duration`),
+    else the uploaded audio's own (text, srt and vtt answers report nothing)."""
+    reported = _reported_seconds(parsed) if parsed is not None else None
+    if reported is not None:
+        return Usage(audio_seconds=reported, source="provider")
+    seconds = audio_seconds(ctx.request.upload) if ctx.request.upload is not None else None
+    return Usage(audio_seconds=seconds, source="local") if seconds is not None else None
+
+
+def _reported_seconds(parsed: dict[str, Any]) -> float | None:
+    usage = parsed.get("usage")
+    if isinstance(usage, dict) and usage.get("type") == "duration":
+        seconds = usage.get("seconds")
+        if isinstance(seconds, (int, float)):
+            return float(seconds)
+    duration = parsed.get("duration")
+    return float(duration) if isinstance(duration, (int, float)) else None
 
 
 def relay_stream(

@@ -1,7 +1,8 @@
 """The proxy's in-memory copy of keys and provider settings, so no request reads the database.
 
 A refresher polls the one-row config version every IN_MEMORY_DB_UPDATE_INTERVAL and reloads
-everything only when an admin change moved it. A failed reload keeps serving the last snapshot.
+everything only when an admin change moved it. A failed reload keeps serving the last snapshot;
+an outage is logged when it starts and when it ends, not at every poll.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class SnapshotHolder:
         self._interval = interval_s
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
+        self._failing = False  # the last refresh failed: the outage is already logged
         self.current = load_snapshot(db)
 
     def refresh_now(self) -> None:
@@ -72,7 +74,14 @@ class SnapshotHolder:
             if current_config_version(self._db) != self.current.version:
                 self.current = load_snapshot(self._db)
         except StorageError as exc:
-            log.warning("config refresh failed, serving the previous snapshot: %s", exc)
+            if not self._failing:
+                log.warning("config refresh failed, serving the previous snapshot until the "
+                            "database answers again: %s", exc)  # fmt: skip
+            self._failing = True
+            return
+        if self._failing:
+            self._failing = False
+            log.info("config refresh works again")
 
     def start(self) -> None:
         if self._thread is None:

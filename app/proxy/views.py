@@ -14,7 +14,9 @@ from app.proxy.pipeline import ProxyRuntime, handle
 blp = flask.Blueprint("proxy", __name__)
 
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-_CORS = [("Access-Control-Allow-Origin", "*")]
+# Any origin may call (the key is the credential, no cookies), and its scripts may read every
+# header of the answer: Retry-After, x-request-id and the upstream's rate-limit headers.
+_CORS = [("Access-Control-Allow-Origin", "*"), ("Access-Control-Expose-Headers", "*")]
 
 
 def _runtime() -> ProxyRuntime:
@@ -26,8 +28,10 @@ def _proxy_request() -> ProxyRequest:
     request = flask.request
     body = request.get_data(cache=True)
     form_fields: dict[str, str] = {}
+    upload = None
     if request.mimetype == "multipart/form-data":
         form_fields = {name: request.form[name] for name in ("model", "user") if name in request.form}
+        upload = request.files["file"].stream if "file" in request.files else None
     return ProxyRequest(
         method=request.method,
         path=request.path,
@@ -35,14 +39,18 @@ def _proxy_request() -> ProxyRequest:
         headers=cast(Mapping[str, str], request.headers),
         body=body,
         form_fields=form_fields,
+        upload=upload,
     )
 
 
-@blp.route("/", defaults={"rest": ""}, methods=_METHODS)
-@blp.route("/<path:rest>", methods=_METHODS)
+# Flask would otherwise answer OPTIONS on these rules itself, without CORS headers.
+@blp.route("/", defaults={"rest": ""}, methods=_METHODS, provide_automatic_options=False)
+@blp.route("/<path:rest>", methods=_METHODS, provide_automatic_options=False)
 def proxy(rest: str) -> Any:
     answer = handle(_proxy_request(), _runtime())
-    response = flask.Response(answer.body, status=answer.status, headers=answer.headers + _CORS)
+    # The gateway's CORS policy replaces the upstream's: a browser refuses two Allow-Origin values.
+    headers = [(n, v) for n, v in answer.headers if not n.lower().startswith("access-control-")]
+    response = flask.Response(answer.body, status=answer.status, headers=headers + _CORS)
     response.direct_passthrough = True
     return response
 

@@ -1,13 +1,15 @@
 """PostgreSQL through psycopg2: a pool that waits (never fails) when exhausted, cooperative under gevent.
 
-Under gunicorn's gevent worker, `gunicorn.conf.py` installs psycogreen's wait callback after the
-fork, so a query blocks only its own greenlet. Every connection has a connect timeout and a
-statement timeout, so no request hangs on a dead database.
+Under gunicorn's gevent worker, `gunicorn.conf.py` installs a wait callback (`green.py`) after
+the fork, so a query blocks only its own greenlet. Every connection has a connect timeout and a
+statement timeout, and the callback a client-side deadline, so no request hangs on a dead or a
+hung database.
 """
 
 from __future__ import annotations
 
 import queue
+import select
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -36,6 +38,13 @@ def dsn_from_settings(settings: Any) -> dict[str, Any]:
     }
 
 
+def client_timeouts(settings: Any) -> tuple[float, float]:
+    """(connect, query) deadlines of the gevent wait callback. A query gets the statement timeout
+    plus the write timeout, so the server's own timeout, when it can act, fires first."""
+    connect = float(max(1, int(settings.postgresql_write_timeout)))
+    return connect, settings.postgresql_read_timeout + settings.postgresql_write_timeout
+
+
 class _PgCursor:
     def __init__(self, cursor: Any) -> None:
         self._cursor = cursor
@@ -61,6 +70,21 @@ def _run(cursor: Any, sql: str, params: Params) -> None:
         raise UniqueViolation(str(exc).splitlines()[0]) from exc
     except psycopg2.Error as exc:
         raise StorageError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
+
+
+def _usable(conn: Any) -> bool:
+    """An idle connection has nothing to read; if it has, it is the server's goodbye (or EOF).
+
+    One non-blocking poll of the socket, instead of a query: after a database restart every
+    pooled connection is dead, and handing them out would fail that many requests in a row.
+    """
+    if conn.closed:
+        return False
+    try:
+        readable, _, _ = select.select([conn], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return not readable
 
 
 class PostgresDatabase:
@@ -97,12 +121,14 @@ class PostgresDatabase:
             self._slots.put(None)
 
     def _checkout(self) -> Any:
-        try:
-            conn = self._idle.get_nowait()
-            if not conn.closed:
+        while True:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                break
+            if _usable(conn):
                 return conn
-        except queue.Empty:
-            pass
+            conn.close()  # the server ended it while idle (restart, failover, idle timeout)
         try:
             return psycopg2.connect(**self._dsn)
         except psycopg2.Error as exc:

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -34,7 +35,11 @@ def wait_until_up(url: str, timeout: float = 20.0) -> None:
 
 
 class Gateway:
-    """Both servers on free ports with the given environment; `stop()` sends Ctrl-C (SIGINT)."""
+    """Both servers on free ports with the given environment; `stop()` sends Ctrl-C (SIGINT).
+
+    Their output is read all along (a full pipe would block the servers' logging, and with it
+    the whole gevent worker) and handed back by `stop()`.
+    """
 
     def __init__(self, env: dict[str, str], command: tuple[str, ...] = ("serve",)) -> None:
         self.admin_port = free_port()
@@ -45,6 +50,8 @@ class Gateway:
             self.env["EVENT_JOURNAL_DIR"] = str(Path(env["SQLITE_PATH"]).parent / "journal")
         self.command = command
         self.process: subprocess.Popen[bytes] | None = None
+        self._output: list[bytes] = []
+        self._reader: threading.Thread | None = None
 
     @property
     def admin(self) -> str:
@@ -59,6 +66,8 @@ class Gateway:
             [sys.executable, "-m", "app.cli", *self.command], cwd=ROOT, env=self.env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )  # fmt: skip
+        self._reader = threading.Thread(target=self._read_output, daemon=True)
+        self._reader.start()
         wait_until_up(f"{self.admin}/api/health")
         wait_until_up(f"{self.proxy}/api/health")
         return self
@@ -66,8 +75,20 @@ class Gateway:
     def stop(self, sig: int = signal.SIGINT, timeout: float = 30.0) -> tuple[int, str]:
         assert self.process is not None
         self.process.send_signal(sig)
-        output, _ = self.process.communicate(timeout=timeout)
-        return self.process.returncode, output.decode(errors="replace")
+        self.process.wait(timeout=timeout)
+        if self._reader is not None:
+            self._reader.join(timeout)
+        return self.process.returncode, self.output
+
+    @property
+    def output(self) -> str:
+        """Everything both servers printed so far."""
+        return b"".join(self._output).decode(errors="replace")
+
+    def _read_output(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        for line in self.process.stdout:
+            self._output.append(line)
 
     def __enter__(self) -> Gateway:
         return self.start()
