@@ -18,7 +18,7 @@ from app.providers import sse
 from app.providers.base import StreamState, Usage
 from app.providers.costs import PRICED_KINDS, Pricer
 from app.proxy.context import ProxyResponse, RequestContext, error_response
-from app.proxy.upstream import abort, response_headers
+from app.proxy.upstream import abort, read_events, response_headers
 
 log = logging.getLogger(__name__)
 Finish = Callable[[RequestContext, int, Usage | None, str], None]  # accounting.finish, bound
@@ -113,30 +113,26 @@ def _stream(
     completed = False
     try:
         while True:
-            raw = upstream.readline(b"\n\n")
-            if not raw:
+            received = read_events(upstream)
+            if not received:
                 outcome = (502, "upstream stream ended early")
                 yield STREAM_ERROR
                 return
-            data = sse.event_data(raw)
-            if data == sse.DONE:
-                _finish_stream(ctx, state, pricer, finish, (upstream.status_code, ""))
-                completed = True
-                yield raw
-                upstream.release()
-                return
-            if data and sse.may_carry_usage(data):
-                parsed = sse.parse_json_data(data)
-                usage_only = (
-                    parsed is not None and ctx.adapter is not None
-                    and ctx.adapter.observe_stream_event(state, parsed)
-                )  # fmt: skip
-                if usage_only and hide_usage:
-                    continue
-            elif data:
-                # Parsed only if the stream ends without usage; most events pass untouched.
-                state.unparsed.append(data)
-            yield raw
+            # What arrived together is written together (one send); nothing waits for more.
+            relayed: list[bytes] = []
+            for raw in received:
+                data = sse.event_data(raw)
+                if data == sse.DONE:
+                    _finish_stream(ctx, state, pricer, finish, (upstream.status_code, ""))
+                    completed = True
+                    relayed.append(raw)
+                    yield b"".join(relayed)
+                    upstream.release()
+                    return
+                if _observe(ctx, state, data, hide_usage):
+                    relayed.append(raw)
+            if relayed:
+                yield relayed[0] if len(relayed) == 1 else b"".join(relayed)
     except Exception as exc:  # any read failure (socket, parser, closed connection) ends the stream
         outcome = (502, f"upstream stream failed: {type(exc).__name__}")
         yield STREAM_ERROR
@@ -144,6 +140,21 @@ def _stream(
         if not completed:
             abort(upstream)
             _finish_stream(ctx, state, pricer, finish, outcome)
+
+
+def _observe(ctx: RequestContext, state: StreamState, data: bytes | None, hide_usage: bool) -> bool:
+    """Read usage from one event; False for a usage-only event the client did not ask for."""
+    if data and sse.may_carry_usage(data):
+        parsed = sse.parse_json_data(data)
+        usage_only = (
+            parsed is not None and ctx.adapter is not None
+            and ctx.adapter.observe_stream_event(state, parsed)
+        )  # fmt: skip
+        return not (usage_only and hide_usage)
+    if data:
+        # Parsed only if the stream ends without usage; most events pass untouched.
+        state.unparsed.append(data)
+    return True
 
 
 def _finish_stream(

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import gevent
 from geventhttpclient import HTTPClient
+from geventhttpclient.response import HTTPConnectionClosed
 
 from app.domain.upstream_urls import is_forbidden_address
 from app.errors import ProxyError
@@ -113,6 +114,34 @@ def _refuse_metadata(host: str, port: int) -> None:
         raise ProxyError(502, f"upstream host cannot be resolved: {host}") from exc
     if any(is_forbidden_address(str(info[4][0])) for info in infos):
         raise ProxyError(502, "upstream address is not allowed")
+
+
+def read_events(response: Any) -> list[bytes]:
+    """Every complete SSE event (`...\n\n`) received so far, waiting for the first if none is; []
+    once the body ended. Cut as `readline(b"\n\n")` cuts them, but all at once: events that
+    arrived together (a finish chunk, usage and [DONE]) can then go to the client in one write."""
+    buffer = response._body_buffer  # the parser's decoded body, which readline() reads too
+    while True:
+        end = buffer.find(b"\n\n")
+        if end >= 0:
+            events = []
+            start = 0
+            while end >= 0:
+                events.append(bytes(buffer[start : end + 2]))
+                start = end + 2
+                end = buffer.find(b"\n\n", start)
+            del buffer[:start]
+            return events
+        if response.message_complete:
+            return []
+        sock = response._sock
+        if sock is None:
+            raise HTTPConnectionClosed("connection closed.")
+        try:
+            response.feed(sock.recv(response.block_size))
+        except BaseException:
+            response.release()
+            raise
 
 
 def abort(response: Any) -> None:
