@@ -59,9 +59,11 @@ def response_headers(upstream_headers: Any) -> list[tuple[str, str]]:
 
 
 class UpstreamPool:
-    """One pooled client per origin, created on first use."""
+    """One pooled client per origin, created on first use. `concurrency` is the most connections
+    open to one origin at once; a request beyond it waits for a free one (its timeout running), so
+    it should be as large as the connections a worker accepts: each holds one upstream call."""
 
-    def __init__(self, connect_timeout_s: float, read_timeout_s: float, concurrency: int = 256) -> None:
+    def __init__(self, connect_timeout_s: float, read_timeout_s: float, concurrency: int = 2000) -> None:
         self._connect_timeout = connect_timeout_s
         self._read_timeout = read_timeout_s
         self._concurrency = concurrency
