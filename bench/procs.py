@@ -137,6 +137,16 @@ def tree_cpu_seconds(pid: int) -> float:
     return total / CLOCK_TICKS
 
 
+def tree_cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process and its live descendants (reaped ones not split)."""
+    user = system = 0
+    for each in [pid, *descendants(pid)]:
+        fields = _stat(each)
+        if fields:
+            user, system = user + int(fields[11]), system + int(fields[12])
+    return user / CLOCK_TICKS, system / CLOCK_TICKS
+
+
 def rss_bytes(pid: int) -> int:
     try:
         return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_SIZE

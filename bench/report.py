@@ -65,6 +65,19 @@ def _memory(result: dict[str, Any]) -> str:
     return f"{idle:.0f} → {peak:.0f} MB"
 
 
+def _streams_cpu(cpu: dict[str, Any] | None) -> str:
+    if not cpu:
+        return "—"
+    parts = []
+    if "gateway_user" in cpu:
+        gateway = cpu["gateway_user"] + cpu["gateway_system"]
+        parts.append(
+            f"gateway {gateway:.2f} s (user {cpu['gateway_user']:.2f}, system {cpu['gateway_system']:.2f})"
+        )
+    parts += [f"fake upstream {cpu['upstream']:.2f} s", f"driver {cpu['driver']:.2f} s"]
+    return ", ".join(parts)
+
+
 def _row(result: dict[str, Any], direct: dict[str, Any] | None) -> str:
     streams = result.get("streams") or {}
     cells = [
@@ -113,6 +126,7 @@ def _details(result: dict[str, Any]) -> list[str]:
         f"{streams['with_usage']:,} with usage, errors {streams['errors'] or 0}",
         f"- CPU per stream: {_num(result.get('cpu_ms_per_stream'), 2, ' ms')}; fake upstream CPU per "
         f"request {_num(result.get('upstream_cpu_ms_per_req'), 3, ' ms')}",
+        f"- CPU during the streams: {_streams_cpu(result.get('streams_cpu_s'))}",
         f"- fake upstream counters after the run: {result.get('upstream_stats')}",
         "",
     ]

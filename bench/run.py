@@ -271,6 +271,25 @@ def _per(cpu_s: float | None, count: int) -> float | None:
     return None if cpu_s is None or not count else round(cpu_s * 1000 / count, 4)
 
 
+def _children_cpu_seconds() -> float:
+    """CPU of this process's reaped children: the Node drivers, each reaped when it ends."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _streams_cpu(
+    pid: int | None, split_before: tuple[float, float], upstream_s: float, driver_s: float
+) -> dict[str, Any]:
+    """Who burnt the shared cores during the streams: the gateway (user / system), the fake upstream
+    and the Node driver. With all three CPU-bound, the total over 2 cores bounds the wall time."""
+    out: dict[str, Any] = {"upstream": round(upstream_s, 2), "driver": round(driver_s, 2)}
+    if pid:
+        user, system = procs.tree_cpu_split(pid)
+        out["gateway_user"] = round(user - split_before[0], 2)
+        out["gateway_system"] = round(system - split_before[1], 2)
+    return out
+
+
 def measure(
     target: drivers.Target,
     pid: int | None,
@@ -300,9 +319,15 @@ def measure(
     print(f"  open loop: {out['open_loop']['latency_ms']}", flush=True)
     time.sleep(1)
     sampler = procs.PeakSampler(lambda: procs.workers_rss_bytes(pid) if pid else 0)
+    split_before = procs.tree_cpu_split(pid) if pid else (0.0, 0.0)
+    up_before, driver_before = procs.tree_cpu_seconds(up_pid), _children_cpu_seconds()
     streams, cpu = _cpu_of(pid, lambda: drivers.streams(target, opts.streams, opts.chunks, sampler))
     out["streams"] = streams
     out["cpu_ms_per_stream"] = _per(cpu, streams.get("finished", 0))
+    out["streams_cpu_s"] = _streams_cpu(
+        pid, split_before, procs.tree_cpu_seconds(up_pid) - up_before,
+        _children_cpu_seconds() - driver_before,
+    )  # fmt: skip
     out["rss_streams_peak_mb"] = _mb(sampler.peak) if pid else None
     out["upstream_stats"] = upstream_stats(up_url)
     print(

@@ -16,10 +16,10 @@ import orjson
 from app.errors import ProxyError
 from app.providers import sse
 from app.providers.audio import audio_seconds
-from app.providers.base import StreamState, Usage
+from app.providers.base import ProviderAdapter, StreamState, Usage
 from app.providers.costs import PRICED_KINDS, Pricer
 from app.proxy.context import ProxyResponse, RequestContext, error_response
-from app.proxy.upstream import abort, response_headers
+from app.proxy.upstream import abort, read_events, response_headers
 
 log = logging.getLogger(__name__)
 Finish = Callable[[RequestContext, int, Usage | None, str], None]  # accounting.finish, bound
@@ -138,33 +138,32 @@ def _stream(
     ctx: RequestContext, upstream: Any, pricer: Pricer, finish: Finish, hide_usage: bool
 ) -> Generator[bytes, None, None]:
     assert ctx.adapter is not None
-    adapter, stream_error, every = ctx.adapter, ctx.adapter.stream_error, ctx.adapter.reads_every_event
+    adapter, stream_error = ctx.adapter, ctx.adapter.stream_error
     state = StreamState()
     outcome: tuple[int, str] = (499, "client disconnected")
     completed = False
     try:
         while True:
-            raw = upstream.readline(b"\n\n")
-            if not raw:
+            received = read_events(upstream)
+            if not received:
                 outcome = (502, "upstream stream ended early")
                 yield stream_error
                 return
-            data = sse.event_data(raw)
-            if data is not None and adapter.is_stream_end(data):
-                _finish_stream(ctx, state, pricer, finish, (upstream.status_code, ""))
-                completed = True
-                yield raw
-                upstream.release()
-                return
-            if data and (every or sse.may_carry_usage(data)):
-                parsed = sse.parse_json_data(data)
-                usage_only = parsed is not None and adapter.observe_stream_event(state, parsed)
-                if usage_only and hide_usage:
-                    continue
-            elif data:
-                # Parsed only if the stream ends without usage; most events pass untouched.
-                state.unparsed.append(data)
-            yield raw
+            # What arrived together is written together (one send); nothing waits for more.
+            relayed: list[bytes] = []
+            for raw in received:
+                data = sse.event_data(raw)
+                if data is not None and adapter.is_stream_end(data):
+                    _finish_stream(ctx, state, pricer, finish, (upstream.status_code, ""))
+                    completed = True
+                    relayed.append(raw)
+                    yield b"".join(relayed)
+                    upstream.release()
+                    return
+                if _observe(adapter, state, data, hide_usage):
+                    relayed.append(raw)
+            if relayed:
+                yield relayed[0] if len(relayed) == 1 else b"".join(relayed)
     except Exception as exc:  # any read failure (socket, parser, closed connection) ends the stream
         outcome = (502, f"upstream stream failed: {type(exc).__name__}")
         yield stream_error
@@ -172,6 +171,18 @@ def _stream(
         if not completed:
             abort(upstream)
             _finish_stream(ctx, state, pricer, finish, outcome)
+
+
+def _observe(adapter: ProviderAdapter, state: StreamState, data: bytes | None, hide_usage: bool) -> bool:
+    """Read usage from one event; False for a usage-only event the client did not ask for."""
+    if data and (adapter.reads_every_event or sse.may_carry_usage(data)):
+        parsed = sse.parse_json_data(data)
+        usage_only = parsed is not None and adapter.observe_stream_event(state, parsed)
+        return not (usage_only and hide_usage)
+    if data:
+        # Parsed only if the stream ends without usage; most events pass untouched.
+        state.unparsed.append(data)
+    return True
 
 
 def _finish_stream(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from app.config import Settings
 from app.counters.base import LimitCounters
 from app.counters.memory import MemoryCounters
@@ -28,6 +30,14 @@ def build_counters(settings: Settings) -> LimitCounters:
     return RedisCounters(client)
 
 
+def _worker_connections() -> int:
+    """gunicorn's worker_connections (gunicorn.conf.py checks the value): with a smaller upstream
+    pool, streams beyond it would wait for another stream to end before they start (a pool of 256
+    held half of 1,000 concurrent streams back by a whole stream's length)."""
+    value = os.environ.get("GUNICORN_WORKER_CONNECTIONS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else 2000
+
+
 def build_runtime(settings: Settings, db: Database, events: EventPublisher) -> ProxyRuntime:
     snapshot = SnapshotHolder(db, settings.in_memory_db_update_interval)
     snapshot.start()
@@ -38,6 +48,7 @@ def build_runtime(settings: Settings, db: Database, events: EventPublisher) -> P
         counters=build_counters(settings),
         pricer=Pricer(TokenCounter()),
         upstream=UpstreamPool(connect_timeout_s=min(10.0, settings.proxy_timeout),
-                              read_timeout_s=settings.proxy_timeout),  # fmt: skip
+                              read_timeout_s=settings.proxy_timeout,
+                              concurrency=_worker_connections()),  # fmt: skip
         events=events,
     )

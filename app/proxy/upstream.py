@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import gevent
 from geventhttpclient import HTTPClient
+from geventhttpclient.response import HTTPConnectionClosed
 
 from app.domain.upstream_urls import is_forbidden_address
 from app.errors import ProxyError
@@ -61,9 +62,11 @@ def response_headers(upstream_headers: Any) -> list[tuple[str, str]]:
 
 
 class UpstreamPool:
-    """One pooled client per origin, created on first use."""
+    """One pooled client per origin, created on first use. `concurrency` is the most connections
+    open to one origin at once; a request beyond it waits for a free one (its timeout running), so
+    it should be as large as the connections a worker accepts: each holds one upstream call."""
 
-    def __init__(self, connect_timeout_s: float, read_timeout_s: float, concurrency: int = 256) -> None:
+    def __init__(self, connect_timeout_s: float, read_timeout_s: float, concurrency: int = 2000) -> None:
         self._connect_timeout = connect_timeout_s
         self._read_timeout = read_timeout_s
         self._concurrency = concurrency
@@ -116,6 +119,34 @@ def _refuse_metadata(host: str, port: int) -> None:
         raise ProxyError(502, f"upstream host cannot be resolved: {host}") from exc
     if any(is_forbidden_address(str(info[4][0])) for info in infos):
         raise ProxyError(502, "upstream address is not allowed")
+
+
+def read_events(response: Any) -> list[bytes]:
+    """Every complete SSE event (`...\n\n`) received so far, waiting for the first if none is; []
+    once the body ended. Cut as `readline(b"\n\n")` cuts them, but all at once: events that
+    arrived together (a finish chunk, usage and [DONE]) can then go to the client in one write."""
+    buffer = response._body_buffer  # the parser's decoded body, which readline() reads too
+    while True:
+        end = buffer.find(b"\n\n")
+        if end >= 0:
+            events = []
+            start = 0
+            while end >= 0:
+                events.append(bytes(buffer[start : end + 2]))
+                start = end + 2
+                end = buffer.find(b"\n\n", start)
+            del buffer[:start]
+            return events
+        if response.message_complete:
+            return []
+        sock = response._sock
+        if sock is None:
+            raise HTTPConnectionClosed("connection closed.")
+        try:
+            response.feed(sock.recv(response.block_size))
+        except BaseException:
+            response.release()
+            raise
 
 
 def abort(response: Any) -> None:
