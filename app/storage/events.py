@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from app.domain.events import Event
 from app.storage.database import Database, Row, from_json, placeholders, to_json
@@ -76,24 +76,23 @@ class EventRepository:
         self._db = db
 
     def insert_many(self, events: Sequence[Event]) -> int:
-        """Insert in one transaction, skipping ids already stored; return how many were new."""
+        """Insert in one transaction, skipping ids already stored; return how many were new.
+
+        Rows go in multi-row INSERTs (one statement per `_ROWS_PER_INSERT` events), not one
+        statement per event: a round trip per event was a tenth of a proxy worker's CPU.
+        """
         if not events:
             return 0
-        event_sql = (
-            f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({placeholders(len(_COLUMNS))}) "
-            "ON CONFLICT (id) DO NOTHING"
-        )
-        body_sql = (
-            "INSERT INTO event_bodies (event_id, request, response) VALUES (%s, %s, %s) "
-            "ON CONFLICT (event_id) DO NOTHING"
-        )
+        with_bodies = [e for e in events if e.request_body is not None or e.response_body is not None]
         inserted = 0
         with self._db.transaction() as cursor:
-            for event in events:
-                cursor.execute(event_sql, _values(event))
+            for chunk in _chunks(events, _ROWS_PER_INSERT):
+                cursor.execute(_multi_row_insert("events", _COLUMNS, len(chunk), "id"),
+                               [value for event in chunk for value in _values(event)])  # fmt: skip
                 inserted += max(cursor.rowcount, 0)
-                if event.request_body is not None or event.response_body is not None:
-                    cursor.execute(body_sql, (event.id, event.request_body, event.response_body))
+            for chunk in _chunks(with_bodies, _ROWS_PER_INSERT):
+                cursor.execute(_multi_row_insert("event_bodies", _BODY_COLUMNS, len(chunk), "event_id"),
+                               [v for e in chunk for v in (e.id, e.request_body, e.response_body)])  # fmt: skip
         return inserted
 
     def find(
@@ -164,3 +163,20 @@ def where_clause(db: Database, selection: EventFilter) -> tuple[str, list[Any]]:
         clauses.append("e.created_at <= %s")
         params.append(selection.end)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+# 200 rows of about 25 columns stay well under SQLite's 32,766 bound parameters per statement.
+_ROWS_PER_INSERT = 200
+_BODY_COLUMNS = ("event_id", "request", "response")
+T = TypeVar("T")
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _multi_row_insert(table: str, columns: Sequence[str], rows: int, key: str) -> str:
+    row = f"({placeholders(len(columns))})"
+    values = ", ".join([row] * rows)
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values} ON CONFLICT ({key}) DO NOTHING"
