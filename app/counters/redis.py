@@ -2,7 +2,8 @@
 
 Owns the Redis key layout, the two Lua scripts and the client factory. Each `admit` and each
 `settle` is one EVALSHA (redis-py's `register_script` reloads the script on NOSCRIPT), so the check
-and the take are atomic across processes. Window names and TTLs are computed here in Python from the
+and the take are atomic across processes; in the proxy, the calls of one hub turn share one
+pipelined round trip (`pipelining.py`). Window names and TTLs are computed here in Python from the
 caller's `now`, which keeps the scripts small and lets tests roll windows without sleeping.
 
 Keys (`<p>` = key prefix, `<w>` = `<scope>:<unit>:<window start>` or `<scope>:total`):
@@ -21,6 +22,7 @@ import math
 import time
 from collections.abc import Sequence
 
+import gevent
 import redis
 from redis.backoff import NoBackoff
 from redis.commands.core import Script
@@ -44,6 +46,7 @@ from app.counters.base import (
     cost_window_end,
     denial,
 )
+from app.counters.pipelining import ScriptPipeline
 from app.domain.windows import window_end
 
 # A replica promoted mid-failover answers writes with READONLY: as unavailable as a dead socket.
@@ -119,10 +122,14 @@ class RedisCounters:
         client: redis.Redis,
         key_prefix: str = "bricks:",
         reservation_ttl_s: float = DEFAULT_RESERVATION_TTL_S,
+        pipeline_wait_s: float | None = None,
     ) -> None:
+        """`pipeline_wait_s` set (under gevent only): calls made in the same hub turn share one
+        pipelined round trip (`pipelining.py`), each caller waiting at most that long."""
         self._client = client
         self._prefix = key_prefix
         self._reservation_ttl_s = reservation_ttl_s
+        self._pipeline = None if pipeline_wait_s is None else ScriptPipeline(client, pipeline_wait_s)
         # Registering only hashes the script locally; nothing connects until the first call.
         self._admit = client.register_script(_ADMIT_LUA)
         self._settle = client.register_script(_SETTLE_LUA)
@@ -212,12 +219,15 @@ class RedisCounters:
         grace = math.ceil(self._reservation_ttl_s) + _COST_GRACE_S
         return max(0, math.ceil(end - now)) + grace
 
-    @staticmethod
-    def _run(script: Script, keys: list[str], args: list[EncodableT]) -> int:
+    def _run(self, script: Script, keys: list[str], args: list[EncodableT]) -> int:
         try:
+            if self._pipeline is not None:
+                return int(self._pipeline.run(script, keys, args))
             return int(script(keys=keys, args=args))
         except _UNAVAILABLE as exc:
             raise CountersUnavailable(str(exc)) from exc
+        except gevent.Timeout as exc:
+            raise CountersUnavailable("Redis did not answer in time") from exc
 
 
 def _rate_ttl(rate: RateLimit, now: float) -> int:

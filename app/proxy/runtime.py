@@ -27,7 +27,9 @@ def build_counters(settings: Settings) -> LimitCounters:
         settings.redis_read_timeout, settings.redis_write_timeout,
         max_connections=settings.redis_pool_size,
     )  # fmt: skip
-    return RedisCounters(client)
+    # The proxy serves requests on gevent: counter calls of one loop turn share a round trip.
+    wait_s = 2 * max(settings.redis_read_timeout, settings.redis_write_timeout) + 1
+    return RedisCounters(client, pipeline_wait_s=wait_s)
 
 
 def _worker_connections() -> int:
