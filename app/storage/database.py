@@ -71,3 +71,13 @@ def from_json(value: Any, default: Any = None) -> Any:
 def placeholders(count: int) -> str:
     """`%s, %s, ...` for an IN list."""
     return ", ".join(["%s"] * count)
+
+
+def page_clause(dialect: str, limit: int | None, offset: int) -> tuple[str, list[int]]:
+    """` LIMIT %s OFFSET %s` (or only the offset) and its parameters; SQLite needs a LIMIT before
+    an OFFSET, and -1 means none."""
+    if limit is not None:
+        return " LIMIT %s OFFSET %s", [limit, offset]
+    if offset:
+        return (" LIMIT -1 OFFSET %s" if dialect == "sqlite" else " OFFSET %s"), [offset]
+    return "", []

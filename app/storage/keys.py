@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.domain.entities import Key, Limits, PathConfig
-from app.storage.database import Cursor, Database, Row, from_json, to_json
+from app.storage.database import Cursor, Database, Row, from_json, page_clause, to_json
 from app.storage.versioning import bump_config_version
 
 _COLUMNS = (
@@ -122,12 +122,8 @@ class KeyRepository:
         where, params = self._where(selection)
         direction = "DESC" if order == "desc" else "ASC"
         sql = f"SELECT {_COLUMNS} FROM keys{where} ORDER BY created_at {direction}, key_id {direction}"
-        if limit is not None:
-            sql += " LIMIT %s OFFSET %s"
-            params += [limit, offset]
-        elif offset:
-            sql += " LIMIT -1 OFFSET %s" if self._db.dialect == "sqlite" else " OFFSET %s"
-            params.append(offset)
+        page, page_params = page_clause(self._db.dialect, limit, offset)
+        sql, params = sql + page, [*params, *page_params]
         return [_row_to_key(row) for row in self._db.query(sql, params)]
 
     def count(self, selection: KeyFilter) -> int:

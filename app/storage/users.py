@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.domain.entities import PathConfig, User
-from app.storage.database import Database, Row, from_json, placeholders, to_json
+from app.storage.database import Database, Row, from_json, page_clause, placeholders, to_json
 from app.storage.keys import limits_from_row, limits_values, paths_to_json
 from app.storage.versioning import bump_config_version
 
@@ -97,12 +97,8 @@ class UserRepository:
         """Matching users in creation order."""
         where, params = self._where(selection)
         sql = f"SELECT {_COLUMNS} FROM users{where} ORDER BY created_at, id"
-        if limit is not None:
-            sql += " LIMIT %s OFFSET %s"
-            params += [limit, offset]
-        elif offset:
-            sql += " LIMIT -1 OFFSET %s" if self._db.dialect == "sqlite" else " OFFSET %s"
-            params.append(offset)
+        page, page_params = page_clause(self._db.dialect, limit, offset)
+        sql, params = sql + page, [*params, *page_params]
         return [_row_to_user(row) for row in self._db.query(sql, params)]
 
     def all(self) -> list[User]:
