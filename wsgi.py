@@ -15,23 +15,14 @@ class _LazyApp:
     def __init__(self, role: str) -> None:
         self._role = role
         self._app: Any = None
-        self._entry: Any = None  # what serves requests: the Flask app, or the proxy's fast entry
 
     def load(self) -> Any:
         if self._app is None:
             self._app = create_app(self._role)
-            self._entry = self._app
-            if self._role == "proxy":
-                # Imported here, in the worker: it brings the upstream client, after gevent's patch.
-                from app.proxy.fast_path import entry_for
-
-                self._entry = entry_for(self._app)
         return self._app
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        if self._entry is None:
-            self.load()
-        return self._entry(environ, start_response)
+        return (self._app or self.load())(environ, start_response)
 
     def shutdown(self, timeout_s: float = 10.0) -> None:
         """Called by gunicorn's worker_exit hook: drain queued events before the process ends."""

@@ -8,13 +8,12 @@ from typing import Any, cast
 
 import flask
 
-from app.proxy.context import ProxyRequest, ProxyResponse
+from app.proxy.context import ProxyRequest
 from app.proxy.pipeline import ProxyRuntime, handle
 
 blp = flask.Blueprint("proxy", __name__)
 
-PROXY_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-_METHODS = list(PROXY_METHODS)
+_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 # Any origin may call (the key is the credential, no cookies), and its scripts may read every
 # header of the answer: Retry-After, x-request-id and the upstream's rate-limit headers.
 _CORS = [("Access-Control-Allow-Origin", "*"), ("Access-Control-Expose-Headers", "*")]
@@ -49,16 +48,11 @@ def _proxy_request() -> ProxyRequest:
 @blp.route("/<path:rest>", methods=_METHODS, provide_automatic_options=False)
 def proxy(rest: str) -> Any:
     answer = handle(_proxy_request(), _runtime())
-    response = flask.Response(answer.body, status=answer.status, headers=answer_headers(answer))
+    # The gateway's CORS policy replaces the upstream's: a browser refuses two Allow-Origin values.
+    headers = [(n, v) for n, v in answer.headers if not n.lower().startswith("access-control-")]
+    response = flask.Response(answer.body, status=answer.status, headers=headers + _CORS)
     response.direct_passthrough = True
     return response
-
-
-def answer_headers(answer: ProxyResponse) -> list[tuple[str, str]]:
-    """The answer's headers under the gateway's CORS policy, which replaces the upstream's: a
-    browser refuses two Allow-Origin values."""
-    headers = [(n, v) for n, v in answer.headers if not n.lower().startswith("access-control-")]
-    return headers + _CORS
 
 
 @blp.route("/", defaults={"rest": ""}, methods=["OPTIONS"])
