@@ -196,3 +196,13 @@ def test_client_disconnect_closes_the_upstream_and_bills_partial_tokens(env):
     [event] = env.events(env.last_key["keyId"], 1)
     assert event.status == 499 and 0 < event.completion_token_count < 200
     assert event.token_count_source == "local"
+
+
+def test_a_chunked_request_body_reaches_the_upstream_whole(env):
+    key = env.create_key()
+    body = json.dumps({**CHAT, "messages": [{"role": "user", "content": "x" * 50_000}]}).encode()
+    parts = (body[i : i + 8192] for i in range(0, len(body), 8192))  # no Content-Length: chunked
+    response = requests.post(f"{env.base_url}/chat/completions", data=parts, timeout=10,
+                             headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})  # fmt: skip
+    assert response.status_code == 200 and response.headers["Content-Length"] == str(len(response.content))
+    assert env.upstream.last.body == body
