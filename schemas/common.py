@@ -110,6 +110,26 @@ class LimitFieldsSchema(WireSchema):
     rateLimitUnit = rate_unit(allow_none=True)
 
 
+class PathConfigOut(WireSchema):
+    path = fields.String()
+    method = fields.String()
+
+
+class LimitsOutSchema(WireSchema):
+    """The limit and access fields keys and users answer alike."""
+
+    revoked = fields.Boolean()
+    revokedReason = fields.String()
+    tags = fields.List(fields.String())
+    costLimitInUsd = fields.Float()
+    costLimitInUsdOverTime = fields.Float()
+    costLimitInUsdUnit = fields.String()
+    rateLimitOverTime = fields.Integer()
+    rateLimitUnit = fields.String()
+    ttl = fields.String()
+    allowedPaths = fields.List(fields.Nested(PathConfigOut))
+
+
 class PathConfigSchema(WireSchema):
     path = StrictString(required=True, validate=validate.Length(min=1, max=2048))
     method = StrictString(

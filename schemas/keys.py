@@ -9,6 +9,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from app.domain.limits import limit_pair_errors
 from schemas.common import (
     LimitFieldsSchema,
+    LimitsOutSchema,
     PathConfigSchema,
     StrictBoolean,
     StrictInteger,
@@ -57,29 +58,14 @@ class KeyUpdateSchema(_KeyFieldsSchema):
     revokedReason = StrictString(validate=validate.Length(max=1024))
 
 
-class PathConfigOut(WireSchema):
-    path = fields.String()
-    method = fields.String()
-
-
-class KeySchema(WireSchema):
+class KeySchema(LimitsOutSchema):
     """A key as every key endpoint answers it. `key` is the stored hash (or the raw unhashed key)."""
 
     name = fields.String()
     createdAt = fields.Integer()
     updatedAt = fields.Integer()
-    revoked = fields.Boolean()
-    revokedReason = fields.String()
-    tags = fields.List(fields.String())
     keyId = fields.String()
     key = fields.String()
-    costLimitInUsd = fields.Float()
-    costLimitInUsdOverTime = fields.Float()
-    costLimitInUsdUnit = fields.String()
-    rateLimitOverTime = fields.Integer()
-    rateLimitUnit = fields.String()
-    ttl = fields.String()
-    allowedPaths = fields.List(fields.Nested(PathConfigOut))
     settingId = fields.String()
     settingIds = fields.List(fields.String())
     shouldLogRequest = fields.Boolean()

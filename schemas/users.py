@@ -10,6 +10,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from app.domain.limits import limit_pair_errors
 from schemas.common import (
     LimitFieldsSchema,
+    LimitsOutSchema,
     PathConfigSchema,
     StrictBoolean,
     WireSchema,
@@ -17,7 +18,6 @@ from schemas.common import (
     text_list,
     validate_ttl,
 )
-from schemas.keys import PathConfigOut
 
 _LIST = {"description": "repeated or comma-separated"}
 
@@ -54,24 +54,14 @@ class UserUpdateSchema(_UserFieldsSchema):
     revokedReason = plain_text(1024)
 
 
-class UserSchema(WireSchema):
+class UserSchema(LimitsOutSchema):
     """A user as every user endpoint answers it."""
 
     id = fields.String()
     name = fields.String()
     createdAt = fields.Integer()
     updatedAt = fields.Integer()
-    tags = fields.List(fields.String())
     keyIds = fields.List(fields.String())
-    revoked = fields.Boolean()
-    revokedReason = fields.String()
-    costLimitInUsd = fields.Float()
-    costLimitInUsdOverTime = fields.Float()
-    costLimitInUsdUnit = fields.String()
-    rateLimitOverTime = fields.Integer()
-    rateLimitUnit = fields.String()
-    ttl = fields.String()
-    allowedPaths = fields.List(fields.Nested(PathConfigOut))
     allowedModels = fields.List(fields.String())
     userId = fields.String()
 
