@@ -3,7 +3,8 @@ answer does not say (every `response_format` but `verbose_json`).
 
 tinytag reads the container's headers (WAV, MP3, M4A/MP4, OGG/Opus, FLAC, AIFF, WMA) from the
 upload without decoding audio: a bounded read, at most ~30 s of MP3 frames when there is no VBR
-header. It is asked only for transcription answers that lack a duration, never on other paths.
+header. It is asked only on transcription requests (for the reservation under a cost limit, and
+for answers that lack a duration), at most once each: `RequestContext.upload_seconds`.
 The format is told by the file's magic bytes, not by the name the client gave it.
 """
 

@@ -30,6 +30,18 @@ def usage_of(raw: Any) -> Usage | None:
     )
 
 
+def _reported_seconds(parsed: dict[str, Any]) -> float | None:
+    """The audio duration a transcription answer reports: whisper's `usage` of type duration, or
+    verbose_json's `duration`. Newer models report tokens instead."""
+    usage = parsed.get("usage")
+    if isinstance(usage, dict) and usage.get("type") == "duration":
+        seconds = usage.get("seconds")
+        if isinstance(seconds, (int, float)):
+            return float(seconds)
+    duration = parsed.get("duration")
+    return float(duration) if isinstance(duration, (int, float)) else None
+
+
 class OpenAICompatibleAdapter(AdapterDefaults):
     """Behaviour shared by every provider that speaks OpenAI's wire format."""
 
@@ -53,6 +65,10 @@ class OpenAICompatibleAdapter(AdapterDefaults):
         return orjson.dumps(patched), True
 
     def usage_from_body(self, operation: Operation, parsed: dict[str, Any]) -> Usage | None:
+        if operation.kind == "transcription":
+            seconds = _reported_seconds(parsed)
+            if seconds is not None:  # whisper is priced by the second
+                return Usage(audio_seconds=seconds, source="provider")
         return usage_of(parsed.get("usage"))
 
     def observe_stream_event(self, state: StreamState, data: dict[str, Any]) -> bool:

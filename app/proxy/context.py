@@ -11,6 +11,7 @@ from app.counters.base import Reservation
 from app.domain.entities import Key, ProviderSetting, User
 from app.domain.events import Event
 from app.errors import ProxyError
+from app.providers.audio import audio_seconds
 from app.providers.base import ProviderAdapter, Usage
 from app.proxy.routes import RouteMatch
 
@@ -53,6 +54,18 @@ class RequestContext:
     model: str = ""
     reservation: Reservation | None = None
     usage: Usage | None = None
+
+    _upload_read: bool = field(default=False, repr=False)
+    _upload_seconds: float | None = field(default=None, repr=False)
+
+    def upload_seconds(self) -> float | None:
+        """Seconds of the uploaded audio, read from its headers once per request (the reservation
+        and the pricing of an answer without a duration both need it), or None."""
+        if not self._upload_read:
+            self._upload_read = True
+            upload = self.request.upload
+            self._upload_seconds = audio_seconds(upload) if upload is not None else None
+        return self._upload_seconds
 
     def elapsed_ms(self) -> int:
         return int((time.monotonic() - self.started) * 1000)

@@ -12,7 +12,6 @@ import time
 from app.counters.base import CostLimit, CountersUnavailable, Denial, LimitCounters, RateLimit
 from app.domain.entities import Limits
 from app.errors import ProxyError
-from app.providers.audio import audio_seconds
 from app.providers.base import Usage
 from app.providers.costs import Pricer
 from app.proxy.context import RequestContext
@@ -61,7 +60,7 @@ def request_limits(ctx: RequestContext) -> tuple[list[RateLimit], list[CostLimit
 def _audio_estimate(ctx: RequestContext, pricer: Pricer) -> int:
     """A transcription's price is known before the call: the uploaded audio's duration."""
     assert ctx.route is not None
-    seconds = audio_seconds(ctx.request.upload) if ctx.request.upload is not None else None
+    seconds = ctx.upload_seconds()
     if seconds is None:
         return 0
     assert ctx.adapter is not None

@@ -15,7 +15,6 @@ import orjson
 
 from app.errors import ProxyError
 from app.providers import sse
-from app.providers.audio import audio_seconds
 from app.providers.base import ProviderAdapter, StreamState, Usage
 from app.providers.costs import PRICED_KINDS, Pricer
 from app.proxy.context import ProxyResponse, RequestContext, error_response
@@ -23,7 +22,6 @@ from app.proxy.upstream import abort, read_events, response_headers
 
 log = logging.getLogger(__name__)
 Finish = Callable[[RequestContext, int, Usage | None, str], None]  # accounting.finish, bound
-
 
 
 def relay_body(ctx: RequestContext, upstream: Any, pricer: Pricer, finish: Finish) -> ProxyResponse:
@@ -60,9 +58,10 @@ def _usage_of_body(ctx: RequestContext, pricer: Pricer, body: bytes) -> Usage | 
             state = StreamState()
             ctx.adapter.observe_stream_event(state, parsed)
             usage = _local_usage(ctx, pricer, state.completion_parts)
-    tokens = usage.prompt_tokens + usage.completion_tokens if usage is not None else 0
-    if kind == "transcription" and not tokens:  # whisper is priced by the second
-        usage = _transcription_usage(ctx, parsed) or usage
+    if kind == "transcription" and not _counts_anything(usage):
+        # text, srt and vtt answers report nothing: the uploaded audio's own duration prices them
+        seconds = ctx.upload_seconds()
+        usage = Usage(audio_seconds=seconds, source="local") if seconds is not None else usage
     if usage is None and kind == "speech" and ctx.parsed:
         usage = Usage(characters=len(str(ctx.parsed.get("input", ""))), source="local")
     return usage
@@ -78,24 +77,8 @@ def _json_object(body: bytes) -> dict[str, Any] | None:
     return parsed if isinstance(parsed, dict) else None
 
 
-def _transcription_usage(ctx: RequestContext, parsed: dict[str, Any] | None) -> Usage | None:
-    """The duration the answer reports (`usage` of type duration, or verbose_json's `duration`),
-    else the uploaded audio's own (text, srt and vtt answers report nothing)."""
-    reported = _reported_seconds(parsed) if parsed is not None else None
-    if reported is not None:
-        return Usage(audio_seconds=reported, source="provider")
-    seconds = audio_seconds(ctx.request.upload) if ctx.request.upload is not None else None
-    return Usage(audio_seconds=seconds, source="local") if seconds is not None else None
-
-
-def _reported_seconds(parsed: dict[str, Any]) -> float | None:
-    usage = parsed.get("usage")
-    if isinstance(usage, dict) and usage.get("type") == "duration":
-        seconds = usage.get("seconds")
-        if isinstance(seconds, (int, float)):
-            return float(seconds)
-    duration = parsed.get("duration")
-    return float(duration) if isinstance(duration, (int, float)) else None
+def _counts_anything(usage: Usage | None) -> bool:
+    return usage is not None and bool(usage.prompt_tokens or usage.completion_tokens or usage.audio_seconds)
 
 
 def relay_stream(
