@@ -1,4 +1,4 @@
-"""Redis limit counters: `LimitCounters` shared by every worker and replica, one round trip a call.
+"""Redis limit counters: `LimitCounters` shared by every worker and replica, at most one round trip a call.
 
 Owns the Redis key layout, the two Lua scripts and the client factory. Each `admit` and each
 `settle` is one EVALSHA (redis-py's `register_script` reloads the script on NOSCRIPT), so the check

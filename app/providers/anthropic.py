@@ -5,7 +5,6 @@ whose event names are kept as Anthropic sends them."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,11 +16,6 @@ STREAM_ERROR = (
     b'event: error\ndata: {"type":"error","error":{"type":"api_error",'
     b'"message":"[BricksLLM] upstream stream ended early"}}\n\n'
 )
-
-
-@functools.cache
-def anthropic_prices() -> pricing.PriceTable:
-    return pricing.PriceTable.from_file(pricing.DATA_DIR / "anthropic_prices.json")
 
 
 def usage_of(raw: Any, previous: Usage | None = None) -> Usage | None:
@@ -60,7 +54,7 @@ class AnthropicAdapter(AdapterDefaults):
 
     @property
     def prices(self) -> pricing.PriceTable:
-        return anthropic_prices()
+        return pricing.builtin_prices("anthropic")
 
     def request_user(self, fields: Mapping[str, Any]) -> str:
         metadata = fields.get("metadata")

@@ -3,16 +3,9 @@ prices as data (`data/deepinfra_prices.json`) plus the setting's costMap."""
 
 from __future__ import annotations
 
-import functools
-
 from app.providers import pricing
 from app.providers.base import Operation, RouteSpec
 from app.providers.openai import OpenAICompatibleAdapter
-
-
-@functools.cache
-def deepinfra_prices() -> pricing.PriceTable:
-    return pricing.PriceTable.from_file(pricing.DATA_DIR / "deepinfra_prices.json")
 
 
 class DeepInfraAdapter(OpenAICompatibleAdapter):
@@ -27,7 +20,7 @@ class DeepInfraAdapter(OpenAICompatibleAdapter):
 
     @property
     def prices(self) -> pricing.PriceTable:
-        return deepinfra_prices()
+        return pricing.builtin_prices("deepinfra")
 
     def upstream_path(self, operation: Operation) -> str:
         # /v1/chat/completions -> /v1/openai/chat/completions

@@ -27,7 +27,6 @@ from typing import Any, TypeVar
 from app.domain.money import MICROS_PER_USD
 
 DATA_DIR = Path(__file__).with_name("data")
-OPENAI_PRICES_FILE = DATA_DIR / "openai_prices.json"
 DEFAULT_IMAGE_SIZE = "1024x1024"
 DEFAULT_IMAGE_QUALITY = "standard"
 
@@ -185,9 +184,13 @@ NO_PRICES = PriceTable(provider="", prices_as_of="")
 
 
 @functools.cache
+def builtin_prices(provider: str) -> PriceTable:
+    """The built-in table `data/<provider>_prices.json`, read once per process."""
+    return PriceTable.from_file(DATA_DIR / f"{provider}_prices.json")
+
+
 def openai_prices() -> PriceTable:
-    """The built-in OpenAI table, read once per process."""
-    return PriceTable.from_file(OPENAI_PRICES_FILE)
+    return builtin_prices("openai")
 
 
 def _table(table: PriceTable | None) -> PriceTable:
