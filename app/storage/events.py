@@ -6,6 +6,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import orjson
+
 from app.domain.events import Event
 from app.storage.database import Database, Row, from_json, placeholders, to_json
 
@@ -60,6 +62,25 @@ def _values(event: Event) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
+# PostgreSQL takes a batch as one JSON array. Binding ~25 parameters per row had psycopg2 adapt
+# each value in Python: four times the CPU of one orjson document, in the proxy worker that
+# serves requests. The server spreads the document into typed rows.
+_PG_TYPES = {
+    "created_at": "bigint", "tags": "jsonb", "status": "integer", "cost_micros": "bigint",
+    "prompt_token_count": "integer", "completion_token_count": "integer",
+    "latency_in_ms": "integer", "metadata": "jsonb",
+}  # fmt: skip
+_PG_RECORD = ", ".join(f"{column} {_PG_TYPES.get(column, 'text')}" for column in _COLUMNS)
+_PG_JSON_INSERT = (
+    f"INSERT INTO events ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)} "
+    f"FROM jsonb_to_recordset(%s::jsonb) AS r({_PG_RECORD}) ON CONFLICT (id) DO NOTHING"
+)
+
+
+def _json_rows(events: Sequence[Event]) -> str:
+    return orjson.dumps([{c: getattr(e, c) for c in _COLUMNS} for e in events]).decode()
+
+
 def _row_to_event(row: Row) -> Event:
     request, response = row.get("request"), row.get("response")
     return Event(
@@ -86,10 +107,14 @@ class EventRepository:
         with_bodies = [e for e in events if e.request_body is not None or e.response_body is not None]
         inserted = 0
         with self._db.transaction() as cursor:
-            for chunk in _chunks(events, _ROWS_PER_INSERT):
-                cursor.execute(_multi_row_insert("events", _COLUMNS, len(chunk), "id"),
-                               [value for event in chunk for value in _values(event)])  # fmt: skip
+            if self._db.dialect == "postgres":
+                cursor.execute(_PG_JSON_INSERT, (_json_rows(events),))
                 inserted += max(cursor.rowcount, 0)
+            else:
+                for chunk in _chunks(events, _ROWS_PER_INSERT):
+                    cursor.execute(_multi_row_insert("events", _COLUMNS, len(chunk), "id"),
+                                   [value for event in chunk for value in _values(event)])  # fmt: skip
+                    inserted += max(cursor.rowcount, 0)
             for chunk in _chunks(with_bodies, _ROWS_PER_INSERT):
                 cursor.execute(_multi_row_insert("event_bodies", _BODY_COLUMNS, len(chunk), "event_id"),
                                [v for e in chunk for v in (e.id, e.request_body, e.response_body)])  # fmt: skip
