@@ -42,7 +42,7 @@ def _workers():
 
 bind = [_bind()]
 workers = _workers()
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent_pywsgi")
 worker_connections = _int("GUNICORN_WORKER_CONNECTIONS", 2000)
 timeout = _int("GUNICORN_TIMEOUT", 30)  # a heartbeat, not a request limit: long streams are fine
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
