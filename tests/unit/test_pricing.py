@@ -8,6 +8,8 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.providers import pricing
 from app.providers.pricing import (
@@ -149,6 +151,20 @@ def test_arithmetic_is_exact() -> None:
     assert chat_cost_micros("o4-mini", 1_000_000, 0, cached_prompt_tokens=1_000_000) == 275_000
     # Binary floats give 75000.00000000001 here, i.e. 75001 after rounding up.
     assert chat_cost_micros("gpt-4.1-nano", 3_000_000, 0, cached_prompt_tokens=3_000_000) == 75_000
+
+
+_PRICE = st.decimals(min_value=0, max_value=1000, places=4).map(lambda d: Fraction(str(d)) / 1_000_000)
+_COUNT = st.integers(min_value=0, max_value=10**7)
+
+
+@given(
+    st.tuples(_PRICE, _PRICE, st.none() | _PRICE, st.none() | _PRICE),
+    st.tuples(_COUNT, _COUNT, _COUNT, _COUNT),
+)
+def test_integer_cost_is_the_exact_cost_rounded_up_once(prices: tuple, counts: tuple) -> None:
+    token_prices = pricing.TokenPrices(*prices)
+    exact_usd = token_prices.cost(*counts)
+    assert token_prices.cost_micros(*counts) == pricing.to_micros(exact_usd)
 
 
 def test_rounds_up_once_per_request() -> None:
