@@ -432,13 +432,14 @@ def test_pipelined_calls_of_one_turn_share_a_round_trip_and_keep_their_answers(m
     """200 greenlets admitting at once through one pipelined client: exactly the limit admitted,
     each caller its own answer, far fewer round trips than calls, and every reservation settles."""
     import gevent
-    from redis.client import Pipeline
+
+    from app.counters.pipelining import ScriptPipeline
 
     backend = Backend("redis-pipelined")
     counters = backend.open()
     flushes = []
-    original = Pipeline.execute
-    monkeypatch.setattr(Pipeline, "execute", lambda self, *a, **k: flushes.append(len(self)) or original(self, *a, **k))
+    original = ScriptPipeline._send
+    monkeypatch.setattr(ScriptPipeline, "_send", lambda self, calls: flushes.append(len(calls)) or original(self, calls))
     rate, cost = RateLimit(KEY, 20, "m"), CostLimit(KEY, 10_000, "d")
     try:
         jobs = [gevent.spawn(counters.admit, [rate], [cost], 10, T0 + 5) for _ in range(200)]
@@ -468,3 +469,40 @@ def test_a_pipelined_client_that_cannot_connect_fails_every_caller_quickly() -> 
     gevent.joinall(jobs)
     assert all(isinstance(job.exception, CountersUnavailable) for job in jobs)
     assert time.monotonic() - started < 2
+
+
+@pytest.mark.redis
+def test_a_failing_script_call_fails_alone_in_its_pipelined_round_trip() -> None:
+    """One call of a batch gets an error answer (its key holds the wrong type); the calls sent with
+    it still get their own answers, and the connection serves the next batch."""
+    import gevent
+
+    backend = Backend("redis-pipelined")
+    counters = backend.open()
+    client = backend.redis()
+    broken, good = RateLimit("broken-key", 5, "m"), RateLimit(KEY, 5, "m")
+    try:
+        client.set(f"{backend.prefix}rl:broken-key:m:{T0}", "not a counter")
+        jobs = [gevent.spawn(counters.admit, [limit], [], 0, T0 + 1) for limit in (good, broken, good)]
+        gevent.joinall(jobs)
+        assert isinstance(jobs[0].value, Reservation) and isinstance(jobs[2].value, Reservation)
+        assert isinstance(jobs[1].exception, redis.ResponseError)
+        assert isinstance(counters.admit([good], [], 0, T0 + 1), Reservation)  # third of 5
+    finally:
+        backend.close()
+
+
+@pytest.mark.redis
+def test_pipelined_counters_reload_their_scripts_after_a_script_flush() -> None:
+    backend = Backend("redis-pipelined")
+    counters = backend.open()
+    cost = CostLimit(KEY, 1_000, "d")
+    try:
+        first = counters.admit([], [cost], 100, T0)
+        assert isinstance(first, Reservation)
+        backend.redis().script_flush()  # what a Redis restart does to loaded scripts
+        counters.settle(first, 40)
+        assert isinstance(counters.admit([], [cost], 100, T0), Reservation)
+        assert counters.spend(cost, T0) == 40
+    finally:
+        backend.close()
