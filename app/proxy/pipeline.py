@@ -11,7 +11,9 @@
     relay        -> body or SSE stream back to the client             (relay.py)
     accounting   -> price, settle, publish exactly one event          (accounting.py)
 
-Every path out of `handle` (an error at any stage included) ends in `accounting.finish` once.
+Every path out of `handle` (an error at any stage included) ends in `accounting.finish` once: before
+the answer for errors, when a whole body has been sent (`ProxyResponse.after`, run by the WSGI
+server's close), or when a stream ends.
 """
 
 from __future__ import annotations
