@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app import create_app, shutdown
+from app import create_app, prepare_to_serve, shutdown
 
 
 class _LazyApp:
@@ -19,6 +19,7 @@ class _LazyApp:
     def load(self) -> Any:
         if self._app is None:
             self._app = create_app(self._role)
+            prepare_to_serve(self._app)
         return self._app
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:

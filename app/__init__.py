@@ -5,6 +5,7 @@ settings -> database -> container -> blueprints -> error handlers. Nothing conne
 
 from __future__ import annotations
 
+import gc
 import logging
 from typing import Any
 
@@ -104,6 +105,22 @@ def _setup_proxy(app: flask.Flask, container: Container) -> None:
     container.runtime["proxy"] = build_runtime(settings, container.db, bus)
     app.register_blueprint(health.blp)
     app.register_blueprint(views.blp)
+
+
+def prepare_to_serve(app: flask.Flask) -> None:
+    """Once per server process, before its first request: load the vocabulary that prices every
+    current OpenAI model (o200k_base; others load on first use), then freeze what is loaded.
+
+    Frozen objects stay out of the garbage collector's passes: a full pass walked the app and the
+    vocabulary, 25-50 ms in the middle of some request (the p99 of every latency run). Only what
+    lives as long as the process is loaded at this point.
+    """
+    proxy = app.extensions["bricks"].runtime.get("proxy")
+    if proxy is not None:
+        from app.providers.tokens import O200K_BASE
+
+        proxy.pricer.tokens.preload((O200K_BASE,))
+    gc.freeze()
 
 
 def shutdown(app: flask.Flask, timeout_s: float = 10.0) -> bool:
