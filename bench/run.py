@@ -383,8 +383,19 @@ def write(opts: Options, meta: dict[str, Any], results: list[dict[str, Any]]) ->
     (raw_dir / f"results-{stamp}.json").write_text(blob)
     (raw_dir / "latest.json").write_text(blob)
     path = opts.out / "REPORT.md"
-    path.write_text(report.render(meta, results))
+    path.write_text(report.render(meta, results) + _analysis_of(path))
     return path
+
+
+ANALYSIS_HEADING = "\n## Against the targets"
+
+
+def _analysis_of(path: Path) -> str:
+    """The hand-written analysis that follows the rendered part of an existing report: a new run
+    replaces the table and details, not the verdicts and profiles written under them."""
+    text = path.read_text() if path.exists() else ""
+    start = text.find(ANALYSIS_HEADING)
+    return "" if start < 0 else text[start:]
 
 
 def main(argv: list[str] | None = None) -> int:
