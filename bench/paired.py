@@ -28,20 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import drivers, procs, web
-from bench.scenarios import BENCH_KEY, ROOT, Context, child_env, create_bricks_key
+from bench.scenarios import BENCH_KEY, ROOT, Context, child_env, create_bricks_key, fresh_database
 
 FIRST_PORT = 9401
-
-
-def fresh_database(name: str) -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres", connect_timeout=3)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        cur.execute(f"CREATE DATABASE {name}")
-    conn.close()
 
 
 @contextlib.contextmanager

@@ -164,15 +164,15 @@ def create_bricks_key(ctx: Context) -> None:
 BENCH_DATABASE = "bricks_bench"
 
 
-def _fresh_bench_database() -> None:
+def fresh_database(name: str = BENCH_DATABASE) -> None:
     """Each run starts from an empty database, so the bench key can be created again."""
     import psycopg2
 
     conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres", connect_timeout=3)
     conn.autocommit = True
     with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-        cur.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        cur.execute(f"CREATE DATABASE {name}")
     conn.close()
 
 
@@ -181,7 +181,7 @@ def _postgres_missing(ctx: Context) -> str | None:
     if redis:
         return redis
     try:
-        _fresh_bench_database()
+        fresh_database()
     except Exception as exc:  # noqa: BLE001 - any failure means the scenario cannot run here
         return f"PostgreSQL on 127.0.0.1:5432 is not usable: {exc}"
     return None
