@@ -62,9 +62,9 @@ def _gevent_worker_with_keepalive():
             self.socket.settimeout(self.client_timeout_s)
             return super().handle()
 
-        def MessageClass(self, *args):  # noqa: N802 - gevent's name
+        def MessageClass(self, *args):  # gevent's name for its header parser
             # Imported here, in the worker after gevent patched it: the same answers as gevent's
-            # parser, a quarter of its CPU for plain header blocks (app/serving.py).
+            # parser, in 12 µs instead of 41 for an SDK request's headers (app/serving.py).
             from app.serving import parse_request_headers
 
             return parse_request_headers(*args)
