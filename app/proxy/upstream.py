@@ -94,10 +94,7 @@ class UpstreamPool:
             host, port, ssl=scheme == "https", concurrency=self._concurrency,
             connection_timeout=self._connect_timeout, network_timeout=self._read_timeout,
         )  # fmt: skip
-        # HTTPClient builds its pool itself, so the pool's resolver is replaced on the instance
-        # (geventhttpclient 2.x; tests/unit/test_upstream_resolution.py holds it to that).
-        pool = client._connection_pool
-        pool._resolve = VettedResolution(pool._resolve)  # type: ignore[method-assign]
+        _tune(client._connection_pool)
         return client
 
     def send(self, request: UpstreamRequest) -> Any:
@@ -126,6 +123,23 @@ def _refuse_metadata(host: str, port: int) -> None:
         raise ProxyError(502, f"upstream host cannot be resolved: {host}") from exc
     if any(is_forbidden_address(str(info[4][0])) for info in infos):
         raise ProxyError(502, "upstream address is not allowed")
+
+
+def _tune(pool: Any) -> None:
+    """HTTPClient builds its pool itself, so two of the pool's hooks are replaced on the instance
+    (geventhttpclient 2.x; tests/unit/test_upstream_resolution.py holds it to that): addresses
+    resolved and vetted once a minute, and TCP_NODELAY on every connection. Without it, the tail
+    of a request body longer than one segment waited for the first segments' acknowledgement
+    (Nagle), a round trip more to every large prompt on a real network; urllib3 sets it too."""
+    pool._resolve = VettedResolution(pool._resolve)
+    create_tcp_socket = pool._create_tcp_socket
+
+    def create_without_delay(family: int, socktype: int, protocol: int) -> Any:
+        sock = create_tcp_socket(family, socktype, protocol)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+    pool._create_tcp_socket = create_without_delay
 
 
 class VettedResolution:

@@ -1,4 +1,5 @@
-"""An origin's addresses are resolved once for many new connections, and vetted each time."""
+"""The upstream pool's connections: an origin's addresses are resolved once for many new
+connections and vetted each time, and every connection sends without Nagle's delay."""
 
 from __future__ import annotations
 
@@ -54,4 +55,15 @@ def test_an_origin_that_comes_to_resolve_to_a_metadata_address_is_refused(server
     with pytest.raises(ProxyError) as refused:
         _get(pool, server)
     assert refused.value.status == 502
+    pool.close()
+
+
+def test_upstream_connections_send_without_nagle_delay(server):
+    pool = UpstreamPool(2.0, 5.0)
+    client, _ = pool.client_for(server)
+    sock = client._connection_pool.get_socket()
+    try:
+        assert sock.getsockopt(gevent.socket.IPPROTO_TCP, gevent.socket.TCP_NODELAY) == 1
+    finally:
+        client._connection_pool.release_socket(sock)
     pool.close()
