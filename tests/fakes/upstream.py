@@ -138,6 +138,8 @@ class RecordedRequest:
     closed_early: bool = False
     closed_early_at: float | None = None
     died_mid_stream: bool = False
+    # Counted as each chunk's write starts: a client that stops at [DONE] may finish before the
+    # write returns, and a count taken after it raced with the client's assertions.
     chunks_sent: int = 0
 
     @property
@@ -573,8 +575,8 @@ class _Handler(BaseHTTPRequestHandler):
                     return
                 continue
             data = item.encode() if isinstance(item, str) else bytes(item)
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             req.chunks_sent += 1
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.write(b"0\r\n\r\n")
 
     def _die(self, req: RecordedRequest) -> None:
