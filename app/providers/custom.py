@@ -13,12 +13,14 @@ query on the raw bytes) in `gjson_value` only. A path that matches nothing, or i
 gives no value: 0 tokens, no model.
 
 The route stage (`resolve` in `app/proxy/routes.py`) builds one adapter per request, since the
-model, the prompt and the route depend on the request; building it does no I/O.
+model, the prompt and the route depend on the request; building it does no I/O, and the route
+configs were parsed when the snapshot was loaded (`ServedProvider`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -47,12 +49,21 @@ def split_custom_path(path: str) -> tuple[str, str] | None:
     return name.lower(), "/" + rest
 
 
-def route_for(provider: CustomProvider, path: str) -> RouteConfig | None:
-    """The provider's route config whose `path` is exactly `path`, or None."""
-    for raw in provider.route_configs:
-        if raw.get("path") == path:
-            return RouteConfig.from_dict(raw)
-    return None
+@dataclass(frozen=True)
+class ServedProvider:
+    """A custom provider as the proxy's snapshot holds it: its route configs parsed once, by path
+    (not from the stored dicts on every request)."""
+
+    provider: CustomProvider
+    routes: Mapping[str, RouteConfig]
+
+    @classmethod
+    def of(cls, provider: CustomProvider) -> ServedProvider:
+        routes: dict[str, RouteConfig] = {}
+        for raw in provider.route_configs:
+            route = RouteConfig.from_dict(raw)
+            routes.setdefault(route.path, route)  # the first config of a path answers it
+        return cls(provider, routes)
 
 
 def gjson_value(document: Any, path: str) -> Any:

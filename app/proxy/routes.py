@@ -11,9 +11,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from app.domain.entities import CustomProvider
 from app.providers.base import Operation, ProviderAdapter
-from app.providers.custom import CustomAdapter, route_for, split_custom_path
+from app.providers.custom import CustomAdapter, ServedProvider, split_custom_path
 from app.providers.registry import BUILTIN_ADAPTERS, adapter_for
 from app.providers.tokens import TokenCounter
 
@@ -67,7 +66,7 @@ class RouteTable:
 
 
 def resolve(
-    table: RouteTable, custom_providers: Mapping[str, CustomProvider], method: str, path: str,
+    table: RouteTable, custom_providers: Mapping[str, ServedProvider], method: str, path: str,
     body: bytes, tokens: TokenCounter,
 ) -> tuple[RouteMatch, ProviderAdapter] | None:  # fmt: skip
     """The route and the adapter answering `method path`: a built-in provider's, or a custom one's."""
@@ -75,9 +74,9 @@ def resolve(
     if match is not None:
         return match, adapter_for(match.provider)
     split = split_custom_path(path) if method == "POST" else None
-    provider = custom_providers.get(split[0]) if split else None
-    route = route_for(provider, split[1]) if provider and split else None
-    if provider is None or route is None:
+    served = custom_providers.get(split[0]) if split else None
+    route = served.routes.get(split[1]) if served and split else None
+    if served is None or route is None:
         return None
-    adapter = CustomAdapter(provider, route, tokens, body)
-    return RouteMatch(provider.provider, path, adapter.operation), adapter
+    adapter = CustomAdapter(served.provider, route, tokens, body)
+    return RouteMatch(served.provider.provider, path, adapter.operation), adapter

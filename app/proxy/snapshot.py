@@ -12,7 +12,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from app.domain.entities import CustomProvider, Key, ProviderSetting, User
+from app.domain.entities import Key, ProviderSetting, User
+from app.providers.custom import ServedProvider
 from app.storage.database import Database, StorageError
 from app.storage.keys import KeyFilter, KeyRepository
 from app.storage.provider_settings import CustomProviderRepository, ProviderSettingRepository
@@ -29,7 +30,7 @@ class Snapshot:
     keys_by_raw: dict[str, Key] = field(default_factory=dict)
     settings: dict[str, ProviderSetting] = field(default_factory=dict)
     users_by_user_id: dict[str, list[User]] = field(default_factory=dict)  # oldest first
-    custom_providers: dict[str, CustomProvider] = field(default_factory=dict)  # by name
+    custom_providers: dict[str, ServedProvider] = field(default_factory=dict)  # by name
 
     def key_for(self, secret_hash: str, secret: str) -> Key | None:
         """Hashed keys match by hash; unhashed keys only by their raw value, so a stored hash is
@@ -46,7 +47,7 @@ def load_snapshot(db: Database) -> Snapshot:
         keys_by_raw={k.key: k for k in keys if k.is_key_not_hashed},
         settings={s.id: s for s in ProviderSettingRepository(db).all()},
         users_by_user_id=_users_by_user_id(UserRepository(db).all()),
-        custom_providers={p.provider: p for p in CustomProviderRepository(db).all()},
+        custom_providers={p.provider: ServedProvider.of(p) for p in CustomProviderRepository(db).all()},
     )
 
 

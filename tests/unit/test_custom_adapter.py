@@ -14,9 +14,9 @@ from app.providers.costs import Pricer
 from app.providers.custom import (
     MAX_TOKENIZED_CHARS,
     CustomAdapter,
+    ServedProvider,
     gjson_text,
     gjson_value,
-    route_for,
     split_custom_path,
 )
 from app.providers.tokens import TokenCounter
@@ -128,11 +128,12 @@ def test_split_custom_path():
     assert split_custom_path("/api/providers/openai/v1/chat/completions") is None
 
 
-def test_route_for_matches_the_exact_path():
-    found = route_for(provider(), "/generate")
+def test_a_served_provider_answers_exactly_its_routes_paths():
+    routes = ServedProvider.of(provider()).routes
+    found = routes.get("/generate")
     assert found is not None and found.target_url == GENERATE_ROUTE["target_url"]
-    assert route_for(provider(), "/generate/more") is None
-    assert route_for(provider(), "/chat") is None
+    assert routes.get("/generate/more") is None
+    assert routes.get("/chat") is None
 
 
 # --- request side --------------------------------------------------------------------------------
