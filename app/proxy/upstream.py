@@ -89,12 +89,11 @@ class UpstreamPool:
         return client, path + (f"?{parts.query}" if parts.query else "")
 
     def _new_client(self, scheme: str, host: str, port: int) -> HTTPClient:
-        _refuse_metadata(host, port)
         client = HTTPClient(
             host, port, ssl=scheme == "https", concurrency=self._concurrency,
             connection_timeout=self._connect_timeout, network_timeout=self._read_timeout,
         )  # fmt: skip
-        _tune(client._connection_pool)
+        _tune(client._connection_pool, host)
         return client
 
     def send(self, request: UpstreamRequest) -> Any:
@@ -113,25 +112,13 @@ class UpstreamPool:
             client.close()
 
 
-def _refuse_metadata(host: str, port: int) -> None:
-    """Resolve once when the origin's pool is created; metadata and link-local targets never connect."""
-    if is_forbidden_address(host):
-        raise ProxyError(502, "upstream address is not allowed")
-    try:
-        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    except OSError as exc:
-        raise ProxyError(502, f"upstream host cannot be resolved: {host}") from exc
-    if any(is_forbidden_address(str(info[4][0])) for info in infos):
-        raise ProxyError(502, "upstream address is not allowed")
-
-
-def _tune(pool: Any) -> None:
+def _tune(pool: Any, host: str) -> None:
     """HTTPClient builds its pool itself, so two of the pool's hooks are replaced on the instance
     (geventhttpclient 2.x; tests/unit/test_upstream_resolution.py holds it to that): addresses
     resolved and vetted once a minute, and TCP_NODELAY on every connection. Without it, the tail
     of a request body longer than one segment waited for the first segments' acknowledgement
     (Nagle), a round trip more to every large prompt on a real network; urllib3 sets it too."""
-    pool._resolve = VettedResolution(pool._resolve)
+    pool._resolve = VettedResolution(pool._resolve, host)
     create_tcp_socket = pool._create_tcp_socket
 
     def create_without_delay(family: int, socktype: int, protocol: int) -> Any:
@@ -144,16 +131,17 @@ def _tune(pool: Any) -> None:
 
 class VettedResolution:
     """An origin's addresses for its new connections: resolved at most every `ttl_s`, and refused
-    when one is a metadata or link-local address.
+    (502) when one is a metadata or link-local address, or when the host does not resolve.
 
-    geventhttpclient resolves on every new connection, through gevent's thread pool: with a
-    thousand streams opening at once that was a thread hand-off each, about 4% of the worker's
-    CPU. Vetting the addresses actually connected to also keeps a DNS answer that changes to a
-    metadata address from reaching it.
+    The one place upstream addresses are checked: on the addresses actually connected to, so a
+    DNS answer that changes to a metadata address cannot reach it either. geventhttpclient
+    resolved on every new connection, through gevent's thread pool: with a thousand streams
+    opening at once that was a thread hand-off each, about 4% of the worker's CPU.
     """
 
-    def __init__(self, resolve: Callable[[], list[Any]], ttl_s: float = 60.0) -> None:
+    def __init__(self, resolve: Callable[[], list[Any]], host: str, ttl_s: float = 60.0) -> None:
         self._resolve = resolve
+        self._host = host
         self._ttl_s = ttl_s
         self._infos: list[Any] = []
         self._expires = 0.0
@@ -161,9 +149,12 @@ class VettedResolution:
     def __call__(self) -> list[Any]:
         now = time.monotonic()
         if now >= self._expires:
-            infos = self._resolve()
+            try:
+                infos = self._resolve()
+            except OSError as exc:
+                raise ProxyError(502, f"upstream host cannot be resolved: {self._host}") from exc
             if any(is_forbidden_address(str(info[4][0])) for info in infos):
-                raise OSError("upstream address is not allowed")
+                raise ProxyError(502, "upstream address is not allowed")
             self._infos, self._expires = infos, now + self._ttl_s
         return self._infos
 

@@ -51,10 +51,18 @@ def test_an_origin_that_comes_to_resolve_to_a_metadata_address_is_refused(server
     client, _ = pool.client_for(server)
     port = int(server.rsplit(":", 1)[1])
     rebound = [(gevent.socket.AF_INET, gevent.socket.SOCK_STREAM, 6, "", ("169.254.169.254", port))]
-    client._connection_pool._resolve = VettedResolution(lambda: rebound, ttl_s=60)
+    client._connection_pool._resolve = VettedResolution(lambda: rebound, "127.0.0.1", ttl_s=60)
     with pytest.raises(ProxyError) as refused:
         _get(pool, server)
-    assert refused.value.status == 502
+    assert refused.value.status == 502 and refused.value.message == "upstream address is not allowed"
+
+
+def test_a_metadata_address_given_literally_is_refused_before_any_connection():
+    pool = UpstreamPool(2.0, 5.0)
+    with pytest.raises(ProxyError) as refused:
+        _get(pool, "http://169.254.169.254:80")
+    assert refused.value.status == 502 and refused.value.message == "upstream address is not allowed"
+    pool.close()
     pool.close()
 
 
