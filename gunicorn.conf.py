@@ -41,39 +41,22 @@ def _workers():
 
 
 def _gevent_worker_with_keepalive():
-    """gunicorn's `gevent_pywsgi` worker, plus gunicorn's keepalive.
+    """gunicorn's `gevent_pywsgi` worker, serving through the handler of `app/serving.py`.
 
-    It serves through gevent's WSGI server, which sends a response's headers with its first body
-    bytes in one write: 8-10% less CPU per proxied request than gunicorn's `gevent` worker
-    (bench/results/REPORT.md). But that server never applies `keepalive`: an idle connection would
-    hold its greenlet and descriptor until the client closed it, and a worker takes at most
-    `worker_connections`. Here every blocking read or write on a client connection waits at most
-    `keepalive` seconds, so an idle keep-alive connection, or a client that stops sending its
-    request or reading its answer, is closed after that. Waiting for the upstream is not such a
-    wait: a slow model keeps its client. Defined here, not in `app`, so the master process imports
-    nothing of the app (and not ssl) before gevent patches each worker.
+    gevent's WSGI server costs 8-10% less CPU per proxied request than gunicorn's `gevent`
+    worker (bench/results/REPORT.md); the handler adds gunicorn's `keepalive` as the bound on
+    every wait for a client, and writes with fewer system calls. Only the worker class is defined
+    here: the master process imports nothing of the app (and not ssl) before gevent patches each
+    worker, and the handler is built in the worker once it has been patched.
     """
-    from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler
-
-    class ClientTimeoutHandler(PyWSGIHandler):
-        client_timeout_s = None
-
-        def handle(self):
-            self.socket.settimeout(self.client_timeout_s)
-            return super().handle()
-
-        def MessageClass(self, *args):  # gevent's name for its header parser
-            # Imported here, in the worker after gevent patched it: the same answers as gevent's
-            # parser, in 12 µs instead of 41 for an SDK request's headers (app/serving.py).
-            from app.serving import parse_request_headers
-
-            return parse_request_headers(*args)
+    from gunicorn.workers.ggevent import GeventPyWSGIWorker
 
     class GeventWorker(GeventPyWSGIWorker):
-        def init_process(self):
-            timeout = float(self.cfg.keepalive) if self.cfg.keepalive else None
-            self.wsgi_handler = type("Handler", (ClientTimeoutHandler,), {"client_timeout_s": timeout})
-            super().init_process()
+        def load_wsgi(self):
+            from app.serving import client_handler
+
+            self.wsgi_handler = client_handler(float(self.cfg.keepalive) if self.cfg.keepalive else None)
+            super().load_wsgi()
 
     return GeventWorker
 

@@ -20,6 +20,7 @@ from geventhttpclient.response import HTTPConnectionClosed
 
 from app.domain.upstream_urls import is_forbidden_address
 from app.errors import ProxyError
+from app.green_io import recv_when_readable
 
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
@@ -181,7 +182,8 @@ def read_events(response: Any) -> list[bytes]:
         if sock is None:
             raise HTTPConnectionClosed("connection closed.")
         try:
-            response.feed(sock.recv(response.block_size))
+            # Everything received so far is consumed: the next event is rarely there already.
+            response.feed(recv_when_readable(sock, response.block_size))
         except BaseException:
             response.release()
             raise
