@@ -161,19 +161,20 @@ class VettedResolution:
 
 
 def read_events(response: Any) -> list[bytes]:
-    """Every complete SSE event (`...\n\n`) received so far, waiting for the first if none is; []
-    once the body ended. Cut as `readline(b"\n\n")` cuts them, but all at once: events that
-    arrived together (a finish chunk, usage and [DONE]) can then go to the client in one write."""
+    """Every complete SSE event received so far, waiting for the first if none is; [] once the
+    body ended. An event ends at a blank line (SSE lines end in LF or CRLF; each event is handed
+    over verbatim), and all of them at once: events that arrived together (a finish chunk, usage
+    and [DONE]) can then go to the client in one write."""
     buffer = response._body_buffer  # the parser's decoded body, which readline() reads too
     while True:
-        end = buffer.find(b"\n\n")
+        end = _event_end(buffer, 0)
         if end >= 0:
             events = []
             start = 0
             while end >= 0:
-                events.append(bytes(buffer[start : end + 2]))
-                start = end + 2
-                end = buffer.find(b"\n\n", start)
+                events.append(bytes(buffer[start:end]))
+                start = end
+                end = _event_end(buffer, start)
             del buffer[:start]
             return events
         if response.message_complete:
@@ -187,6 +188,15 @@ def read_events(response: Any) -> list[bytes]:
         except BaseException:
             response.release()
             raise
+
+
+def _event_end(buffer: bytearray, start: int) -> int:
+    """Where the first event at or after `start` ends (after its blank line), or -1."""
+    lf = buffer.find(b"\n\n", start)
+    crlf = buffer.find(b"\n\r\n", start, lf + 3 if lf >= 0 else len(buffer))
+    if crlf >= 0:
+        return crlf + 3
+    return lf + 2 if lf >= 0 else -1
 
 
 def abort(response: Any) -> None:

@@ -39,8 +39,25 @@ def test_transcript_relays_verbatim_and_records_its_usage(env, name):
     case, transcript = EXPECTED[name], (TRANSCRIPTS / name).read_bytes()
     events, rest = sse.split_events(transcript)
     assert rest == b"" and len(events) > 5
+    received, event = relay(env, case, events)
+    assert received == transcript
+    assert_usage_recorded(event, case)
+
+
+def test_a_transcript_with_crlf_line_ends_relays_verbatim_and_records_its_usage(env):
+    # SSE lines may end in CRLF: each event still reaches the client as the provider sent it.
+    case = EXPECTED["openai_chat.sse"]
+    events, _ = sse.split_events((TRANSCRIPTS / "openai_chat.sse").read_bytes())
+    crlf_events = [e.replace(b"\n", b"\r\n") for e in events]
+    received, event = relay(env, case, crlf_events)
+    assert received == b"".join(crlf_events)
+    assert_usage_recorded(event, case)
+
+
+def relay(env, case: dict, chunks: list[bytes]):
+    """(the bytes the client received, the request's event) for a stream of `chunks`."""
     env.upstream.reset()
-    env.upstream.script("", lambda _req: Reply(headers=SSE_HEADERS, chunks=[*events]))
+    env.upstream.script("", lambda _req: Reply(headers=SSE_HEADERS, chunks=[*chunks]))
     extra = {"costMap": case["costMap"]} if "costMap" in case else {}
     setting = env.create_setting(case["provider"], {"apikey": "upstream-secret", "resourceName": "r"}, **extra)
     key = env.create_key_on([setting])
@@ -48,8 +65,11 @@ def test_transcript_relays_verbatim_and_records_its_usage(env, name):
                        headers={"x-api-key": key}, stream=True, timeout=10) as response:  # fmt: skip
         assert response.status_code == 200
         received = b"".join(response.iter_content(None))
-    assert received == transcript
     [event] = env.events(env.last_key["keyId"], 1)
+    return received, event
+
+
+def assert_usage_recorded(event, case: dict) -> None:
     assert (event.model, event.prompt_token_count, event.completion_token_count, event.token_count_source) == (
         case["model"], case["prompt_tokens"], case["completion_tokens"], "provider")
     assert event.cost_micros == case["cost_micros"], case["why"]

@@ -65,3 +65,21 @@ def test_an_upstream_that_hangs_up_mid_body_is_an_error_not_an_end():
     with pytest.raises(HTTPParseError):
         read_events(response)
     client.close()
+
+
+def test_events_ended_by_crlf_blank_lines_come_out_one_by_one_and_verbatim(upstream):
+    # The SSE format allows CRLF line ends; the client gets the provider's bytes unchanged.
+    response, send = upstream
+    crlf_one, crlf_done = ONE.replace(b"\n", b"\r\n"), DONE.replace(b"\n", b"\r\n")
+    send(_chunk(crlf_one))
+    assert read_events(response) == [crlf_one]
+    send(_chunk(crlf_done) + b"0\r\n\r\n")
+    assert read_events(response) == [crlf_done]
+    assert read_events(response) == []
+
+
+def test_events_with_mixed_line_ends_are_cut_at_their_own_blank_line(upstream):
+    response, send = upstream
+    mixed = [b"event: a\r\ndata: 1\r\n\r\n", b"data: 2\n\n", b"data: 3\r\n\n", b": comment\n\r\n"]
+    send(_chunk(b"".join(mixed)))
+    assert read_events(response) == mixed
