@@ -1,4 +1,4 @@
-"""Server-sent events, parsed as pure functions (golden-file tested): split, read data, detect end."""
+"""Server-sent events, parsed as pure functions (golden-file tested): read an event's data, detect usage."""
 
 from __future__ import annotations
 
@@ -41,15 +41,3 @@ def parse_json_data(data: bytes) -> dict[str, Any] | None:
     except orjson.JSONDecodeError:
         return None
     return value if isinstance(value, dict) else None
-
-
-def split_events(buffer: bytes) -> tuple[list[bytes], bytes]:
-    """Complete events (each with its blank-line terminator) and the incomplete rest."""
-    events: list[bytes] = []
-    normalized = buffer.replace(b"\r\n", b"\n")
-    while True:
-        end = normalized.find(b"\n\n")
-        if end < 0:
-            return events, normalized
-        events.append(normalized[: end + 2])
-        normalized = normalized[end + 2 :]

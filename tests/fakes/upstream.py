@@ -207,6 +207,17 @@ def sse_event(name: str, obj: Any) -> str:
     return f"event: {name}\ndata: " + json.dumps(obj, separators=(",", ":")) + "\n\n"
 
 
+def split_sse_events(transcript: bytes) -> tuple[list[bytes], bytes]:
+    """A recorded SSE body cut into its complete events (CRLF made LF) and the incomplete rest,
+    for the fake to send one chunk per event."""
+    events: list[bytes] = []
+    normalized = transcript.replace(b"\r\n", b"\n")
+    while (end := normalized.find(b"\n\n")) >= 0:
+        events.append(normalized[: end + 2])
+        normalized = normalized[end + 2 :]
+    return events, normalized
+
+
 # --------------------------------------------------------------------------------------------------
 # The fake
 # --------------------------------------------------------------------------------------------------

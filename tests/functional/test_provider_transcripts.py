@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from app.providers import sse
-from tests.fakes.upstream import SSE_HEADERS, Reply
+from tests.fakes.upstream import SSE_HEADERS, Reply, split_sse_events
 from tests.functional.proxy_env import running_proxy
 
 pytestmark = pytest.mark.slow
@@ -37,7 +36,7 @@ def request_body(case: dict) -> dict:
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_transcript_relays_verbatim_and_records_its_usage(env, name):
     case, transcript = EXPECTED[name], (TRANSCRIPTS / name).read_bytes()
-    events, rest = sse.split_events(transcript)
+    events, rest = split_sse_events(transcript)
     assert rest == b"" and len(events) > 5
     received, event = relay(env, case, events)
     assert received == transcript
@@ -47,7 +46,7 @@ def test_transcript_relays_verbatim_and_records_its_usage(env, name):
 def test_a_transcript_with_crlf_line_ends_relays_verbatim_and_records_its_usage(env):
     # SSE lines may end in CRLF: each event still reaches the client as the provider sent it.
     case = EXPECTED["openai_chat.sse"]
-    events, _ = sse.split_events((TRANSCRIPTS / "openai_chat.sse").read_bytes())
+    events, _ = split_sse_events((TRANSCRIPTS / "openai_chat.sse").read_bytes())
     crlf_events = [e.replace(b"\n", b"\r\n") for e in events]
     received, event = relay(env, case, crlf_events)
     assert received == b"".join(crlf_events)

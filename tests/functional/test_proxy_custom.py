@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from app.providers import sse
-from tests.fakes.upstream import SSE_HEADERS, Reply
+from tests.fakes.upstream import SSE_HEADERS, Reply, split_sse_events
 from tests.functional.proxy_env import running_proxy, wait_for_config
 
 pytestmark = pytest.mark.slow
@@ -69,7 +68,7 @@ def test_a_custom_provider_answers_and_records_tokens_priced_by_the_cost_map(env
 def test_a_custom_provider_streams_its_golden_transcript_until_the_end_word(env):
     key = key_for(env, costMap={"promptCostPerModel": {"llama-3-8b": 1}, "completionCostPerModel": {"llama-3-8b": 2}})
     transcript = (Path(__file__).resolve().parents[1] / "data" / "transcripts" / "custom_generate.sse").read_bytes()
-    events, _ = sse.split_events(transcript)
+    events, _ = split_sse_events(transcript)
     env.upstream.script("/tgi/generate", lambda _req: Reply(headers=dict(SSE_HEADERS), chunks=events))
     with generate(env, key, stream=True) as response:
         assert response.status_code == 200

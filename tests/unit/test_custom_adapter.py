@@ -20,6 +20,7 @@ from app.providers.custom import (
     split_custom_path,
 )
 from app.providers.tokens import TokenCounter
+from tests.fakes.upstream import split_sse_events
 
 CHAT_ROUTE = {
     "path": "/chat/completions",
@@ -271,14 +272,15 @@ def test_a_custom_route_is_priced_by_the_settings_cost_map(tokens):
 
 
 def test_a_raw_sse_transcript_read_as_the_relay_reads_it(tokens):
-    """The relay's own SSE parsing (app/providers/sse.py) feeding the adapter, CRLF and all."""
+    """A recorded stream, CRLF and all, cut into events whose data (app/providers/sse.py) feeds the
+    adapter as the relay feeds it."""
     transcript = (
         b": keep-alive comment\r\n\r\n"
         + b"".join(b"data: " + _event(t) + b"\r\n\r\n" for t in ("Hel", "lo", "!"))
         + b"data: [DONE]\r\n\r\n"
         + b"data: " + _event("after the end") + b"\r\n\r\n"
     )
-    events, rest = sse.split_events(transcript)
+    events, rest = split_sse_events(transcript)
     assert rest == b""
     chat, state, ended_at = adapter(tokens), StreamState(), None
     for index, raw in enumerate(events):

@@ -12,7 +12,7 @@ import pytest
 import requests
 from openai import OpenAI
 
-from tests.fakes.upstream import FakeUpstream, Reply
+from tests.fakes.upstream import FakeUpstream, Reply, split_sse_events
 
 
 @pytest.fixture(scope="module")
@@ -279,3 +279,9 @@ def test_anthropic_messages_stream(upstream: FakeUpstream) -> None:
     assert plain.usage.output_tokens == 6
     assert upstream.requests[0].path == "/v1/messages"
     assert "anthropic-version" in upstream.requests[0].headers
+
+
+def test_a_recorded_stream_splits_into_events_and_an_incomplete_rest():
+    chunk = b'data: {"choices":[]}\n\n'
+    assert split_sse_events(chunk + b"data: {\"a\"") == ([chunk], b'data: {"a"')
+    assert split_sse_events(b"data: 1\r\n\r\ndata: 2\r\n\r\n") == ([b"data: 1\n\n", b"data: 2\n\n"], b"")

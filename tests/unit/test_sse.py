@@ -22,11 +22,6 @@ def test_only_usage_objects_need_parsing():
     assert sse.may_carry_usage(sse.event_data(USAGE))
 
 
-def test_split_events_keeps_the_incomplete_rest():
-    events, rest = sse.split_events(CHUNK + b"data: {\"a\"")
-    assert events == [CHUNK] and rest == b'data: {"a"'
-
-
 def test_openai_adapter_reads_content_and_hides_the_usage_only_chunk():
     adapter, state = OpenAIAdapter(), StreamState()
     assert adapter.observe_stream_event(state, sse.parse_json_data(sse.event_data(CHUNK))) is False
