@@ -7,18 +7,9 @@ import copy
 import pytest
 
 from app.storage.versioning import current_config_version
+from tests.fakes.custom_routes import chat_route
 
-ROUTE = {
-    "path": "/chat/completions",
-    "target_url": "https://llm.example.com/v1/chat/completions",
-    "model_location": "model",
-    "request_prompt_location": "messages.#.content",
-    "response_completion_location": "choices.#.message.content",
-    "stream_location": "stream",
-    "stream_end_word": "[DONE]",
-    "stream_response_completion_location": "choices.#.delta.content",
-    "stream_max_empty_messages": 10,
-}
+ROUTE = chat_route("https://llm.example.com/v1/chat/completions")
 PLAIN_ROUTE = {
     "path": "/embed",
     "target_url": "http://127.0.0.1:9999/embed?version=2",

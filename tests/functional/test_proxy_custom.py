@@ -8,19 +8,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.fakes.custom_routes import generate_route
 from tests.fakes.upstream import SSE_HEADERS, Reply, split_sse_events
 from tests.functional.proxy_env import running_proxy, wait_for_config
 
 pytestmark = pytest.mark.slow
-ROUTE = {
-    "path": "/generate",
-    "model_location": "parameters.model_id",
-    "request_prompt_location": "inputs",
-    "response_completion_location": "generated_text",
-    "stream_location": "parameters.stream",
-    "stream_end_word": "END",
-    "stream_response_completion_location": "token.text",
-}
 PROMPT = "Once upon a time"
 
 
@@ -29,7 +21,7 @@ def env(tmp_path_factory):
     with running_proxy(tmp_path_factory.mktemp("custom")) as proxy:
         response = requests.post(f"{proxy.gateway.admin}/api/custom/providers", timeout=5, json={
             "provider": "TGI", "authentication_param": "x-api-token",
-            "route_configs": [{**ROUTE, "target_url": f"{proxy.upstream.url}/tgi/generate?version=2"}]})  # fmt: skip
+            "route_configs": [generate_route(f"{proxy.upstream.url}/tgi/generate?version=2")]})  # fmt: skip
         assert response.status_code == 200, response.text
         wait_for_config()
         yield proxy

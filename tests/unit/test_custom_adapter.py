@@ -20,30 +20,11 @@ from app.providers.custom import (
     split_custom_path,
 )
 from app.providers.tokens import TokenCounter
+from tests.fakes.custom_routes import chat_route, generate_route
 from tests.fakes.upstream import split_sse_events
 
-CHAT_ROUTE = {
-    "path": "/chat/completions",
-    "target_url": "http://127.0.0.1:9000/v1/chat/completions",
-    "model_location": "model",
-    "request_prompt_location": "messages.#.content",
-    "response_completion_location": "choices.#.message.content",
-    "stream_location": "stream",
-    "stream_end_word": "[DONE]",
-    "stream_response_completion_location": "choices.#.delta.content",
-    "stream_max_empty_messages": 10,
-}
-# A differently shaped provider (TGI-like): nested model, one prompt string, its own end word.
-GENERATE_ROUTE = {
-    "path": "/generate",
-    "target_url": "https://llm.example.com/generate?version=2",
-    "model_location": "parameters.model_id",
-    "request_prompt_location": "inputs",
-    "response_completion_location": "generated_text",
-    "stream_location": "parameters.stream",
-    "stream_end_word": "END",
-    "stream_response_completion_location": "token.text",
-}
+CHAT_ROUTE = chat_route("http://127.0.0.1:9000/v1/chat/completions")
+GENERATE_ROUTE = generate_route("https://llm.example.com/generate?version=2")
 REQUEST = {
     "model": "gpt-4o-mini",
     "messages": [
