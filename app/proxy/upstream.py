@@ -46,22 +46,31 @@ class UpstreamRequest:
 def forward_headers(client_headers: Mapping[str, str], provider_headers: dict[str, str]) -> dict[str, str]:
     """The client's headers minus hop-by-hop, credential and gateway-only ones, plus the provider's
     (a client header of the same name as a provider header, in any case, is dropped)."""
-    replaced = {name.lower() for name in provider_headers}
+    dropped = {name.lower() for name in provider_headers} | _connection_listed(client_headers)
     headers = {
         name: value
         for name, value in client_headers.items()
-        if name.lower() not in HOP_BY_HOP and name.lower() not in CLIENT_ONLY and name.lower() not in replaced
+        if (lower := name.lower()) not in HOP_BY_HOP and lower not in CLIENT_ONLY and lower not in dropped
     }
     headers.update(provider_headers)
     return headers
 
 
 def response_headers(upstream_headers: Any) -> list[tuple[str, str]]:
+    listed = _connection_listed(upstream_headers)
     return [
         (name, value)
         for name, value in upstream_headers.items()
-        if name.lower() not in HOP_BY_HOP and name.lower() != "content-encoding"
+        if (lower := name.lower()) not in HOP_BY_HOP and lower != "content-encoding" and lower not in listed
     ]
+
+
+def _connection_listed(headers: Any) -> set[str]:
+    """The header names a `Connection` header lists: they concern this hop alone (RFC 9110 7.6.1)."""
+    value = headers.get("Connection") or ""
+    if isinstance(value, list):  # the header repeated (geventhttpclient gives the values)
+        value = ",".join(value)
+    return {token.strip().lower() for token in value.split(",") if token.strip()}
 
 
 class UpstreamPool:

@@ -146,6 +146,28 @@ def test_allowed_paths_and_models_are_403(env):
     assert env.upstream.requests == []
 
 
+def test_headers_for_one_hop_or_for_the_gateway_stay_and_the_rest_pass_both_ways(env):
+    key = env.create_key()
+    env.upstream.configure(extra_response_headers={
+        "x-request-id": "req-123", "openai-processing-ms": "12", "Connection": "keep-alive, X-Upstream-Hop",
+        "X-Upstream-Hop": "for the gateway only", "Proxy-Authenticate": "Basic",
+    })  # fmt: skip
+    response = requests.post(f"{env.base_url}/chat/completions", json=CHAT, timeout=5, headers={
+        "Authorization": f"Bearer {key}", "OpenAI-Organization": "org-1", "X-Client-Tag": "t",
+        "Connection": "keep-alive, X-Client-Hop", "X-Client-Hop": "for the gateway only",
+        "Proxy-Authorization": "Basic c2VjcmV0", "Cookie": "session=1", "X-Request-Timeout": "30",
+        "X-METADATA": "{}", "TE": "trailers",
+    })  # fmt: skip
+    assert response.status_code == 200
+    sent = env.upstream.last.headers
+    assert (sent["openai-organization"], sent["x-client-tag"]) == ("org-1", "t")
+    assert sent["authorization"] == "Bearer sk-upstream"
+    for name in ("x-client-hop", "proxy-authorization", "cookie", "x-request-timeout", "x-metadata", "te"):
+        assert name not in sent, name
+    assert (response.headers["x-request-id"], response.headers["openai-processing-ms"]) == ("req-123", "12")
+    assert "X-Upstream-Hop" not in response.headers and "Proxy-Authenticate" not in response.headers
+
+
 def test_pass_through_keeps_query_multipart_and_upstream_errors(env):
     key = env.create_key()
     headers = {"Authorization": f"Bearer {key}", "X-CUSTOM-EVENT-ID": "cid-1", "X-METADATA": '{"team": "a"}'}
