@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -38,9 +38,6 @@ class ProxyResponse:
     status: int
     headers: list[tuple[str, str]]
     body: bytes | Iterable[bytes]
-    # Runs once the body has been handed to the client (or the client went away): settling and
-    # publishing off the answer's path.
-    after: Callable[[], None] | None = None
 
 
 @dataclass

@@ -11,9 +11,9 @@
     relay        -> body or SSE stream back to the client             (relay.py)
     accounting   -> price, settle, publish exactly one event          (accounting.py)
 
-Every path out of `handle` (an error at any stage included) ends in `accounting.finish` once: before
-the answer for errors, when a whole body has been sent (`ProxyResponse.after`, run by the WSGI
-server's close), or when a stream ends.
+Every path out of `handle` (an error at any stage included) ends in `accounting.finish` once, before
+the client has the end of its answer: a whole body is settled before it is sent, a stream before
+its final chunk (DECISIONS.md), so the client's next request sees what this one cost.
 """
 
 from __future__ import annotations

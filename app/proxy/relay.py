@@ -25,12 +25,7 @@ Finish = Callable[[RequestContext, int, Usage | None, str], None]  # accounting.
 
 
 def relay_body(ctx: RequestContext, upstream: Any, pricer: Pricer, finish: Finish) -> ProxyResponse:
-    """Read the whole body and price it from its usage; answer, then settle and publish.
-
-    The reservation holds the budget until the settlement replaces it, so the client need not
-    wait for that Redis round trip; on a keep-alive connection it is done before the next request
-    is read.
-    """
+    """Read the whole body, price it from its usage, settle, then answer."""
     try:
         body = upstream.read()
     except Exception as exc:  # socket, parser or closed-connection errors of the client library
@@ -43,9 +38,8 @@ def relay_body(ctx: RequestContext, upstream: Any, pricer: Pricer, finish: Finis
     usage = _usage_of_body(ctx, pricer, body) if 200 <= status < 300 else None
     if ctx.key is not None and ctx.key.should_log_response:
         ctx.event.response_body = body
-    return ProxyResponse(
-        status, response_headers(upstream), body, after=lambda: finish(ctx, status, usage, "")
-    )
+    finish(ctx, status, usage, "")
+    return ProxyResponse(status, response_headers(upstream), body)
 
 
 def _usage_of_body(ctx: RequestContext, pricer: Pricer, body: bytes) -> Usage | None:

@@ -51,11 +51,7 @@ def proxy(rest: str) -> Any:
     # The gateway's CORS policy replaces the upstream's: a browser refuses two Allow-Origin values.
     headers = [(n, v) for n, v in answer.headers if not n.lower().startswith("access-control-")]
     response = flask.Response(answer.body, status=answer.status, headers=headers + _CORS)
-    # A stream goes to the server as it is; Werkzeug then attaches no close callbacks, so only a
-    # whole body (wrapped, closed by the server once sent) carries `after`.
-    response.direct_passthrough = not isinstance(answer.body, bytes)
-    if answer.after is not None:
-        response.call_on_close(answer.after)
+    response.direct_passthrough = True
     return response
 
 

@@ -6,6 +6,7 @@ runs as the `postgres` user (initdb refuses root), so its directory is owned by 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -13,6 +14,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -144,3 +146,45 @@ class PrivateRedis:
 
     def __exit__(self, *exc: object) -> None:
         self.remove()
+
+
+class DelayingProxy:
+    """A TCP relay to 127.0.0.1:`target_port` that holds back, by `delay_s`, every chunk a client
+    sends that contains `marker` (a Redis script's SHA, say); everything else passes at once."""
+
+    def __init__(self, target_port: int, marker: bytes, delay_s: float) -> None:
+        self.port = free_port()
+        self._target_port, self._marker, self._delay_s = target_port, marker, delay_s
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self._target_port), timeout=10)
+            threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, from_client: bool) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := source.recv(65536):
+                if from_client and self._marker in chunk:
+                    time.sleep(self._delay_s)
+                sink.sendall(chunk)
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._closed = True
+        self._listener.close()
+
+    def __enter__(self) -> DelayingProxy:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -3,6 +3,7 @@ upstream; assertions on what the client got, what the upstream received and the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import time
@@ -122,6 +123,17 @@ def test_keys_are_checked_header_by_header(env):
     stored_hash = env.last_key["key"]
     assert requests.post(url, json=CHAT, headers={"Authorization": f"Bearer {stored_hash}"}, timeout=5).status_code == 401
     assert requests.post(url, json=CHAT, timeout=5).status_code == 401
+
+
+def test_a_key_stored_unhashed_authenticates_by_its_raw_value(env):
+    key = env.create_key(isKeyNotHashed=True)
+    assert env.last_key["key"] == key  # DECISIONS.md: the stored value, here the raw key
+    url = f"{env.base_url}/chat/completions"
+    assert requests.post(url, json=CHAT, headers={"x-api-key": key}, timeout=5).status_code == 200
+    hashed = hashlib.sha256(key.encode()).hexdigest()
+    assert requests.post(url, json=CHAT, headers={"x-api-key": hashed}, timeout=5).status_code == 401
+    [event] = env.events(env.last_key["keyId"], 1)
+    assert event.status == 200
 
 
 def test_revoked_and_expired_keys_get_401(env):
