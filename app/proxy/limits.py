@@ -1,13 +1,15 @@
 """Stage 3: rate and spend limits, checked and reserved atomically before the call.
 
 Redis down: rate-only requests fail open and requests under a cost limit fail closed (503), both
-configurable. A model without a price is refused (400) only when a cost limit must be enforced.
+configurable; requests admitted without their limits are logged and counted (`FailOpen`). A model
+without a price is refused (400) only when a cost limit must be enforced.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 from app.counters.base import CostLimit, CountersUnavailable, Denial, LimitCounters, RateLimit
 from app.domain.entities import Limits
@@ -17,6 +19,33 @@ from app.providers.costs import Pricer
 from app.proxy.context import RequestContext
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class FailOpen:
+    """What a request gets while the counters cannot answer (`RATE_LIMIT_FAIL_OPEN`,
+    `COST_LIMIT_FAIL_OPEN`), and the tally of those admitted without their limits: one warning when
+    an outage starts, and one with the count when the counters answer again (per worker)."""
+
+    rate_limits: bool
+    cost_limits: bool
+    admitted_in_outage: int = 0
+    admitted_total: int = 0
+
+    def admits(self, has_cost_limits: bool) -> bool:
+        return self.cost_limits if has_cost_limits else self.rate_limits
+
+    def count_admission(self, reason: Exception) -> None:
+        self.admitted_in_outage += 1
+        self.admitted_total += 1
+        if self.admitted_in_outage == 1:
+            log.warning("counters unavailable, admitting requests without their limits: %s", reason)
+
+    def counters_answered(self) -> None:
+        if self.admitted_in_outage:
+            log.warning("counters answer again; %d requests were admitted without their limits meanwhile "
+                        "(%d since this worker started)", self.admitted_in_outage, self.admitted_total)  # fmt: skip
+            self.admitted_in_outage = 0
 
 
 def limits_of(scope: str, limits: Limits) -> tuple[list[RateLimit], list[CostLimit]]:
@@ -68,7 +97,7 @@ def _audio_estimate(ctx: RequestContext, pricer: Pricer) -> int:
 
 
 def reserve(
-    ctx: RequestContext, counters: LimitCounters, pricer: Pricer, fail_open: tuple[bool, bool]
+    ctx: RequestContext, counters: LimitCounters, pricer: Pricer, fail_open: FailOpen
 ) -> None:
     """Admit the request against the key's (and its user's) limits, holding its estimated cost."""
     assert ctx.key is not None and ctx.route is not None and ctx.adapter is not None
@@ -87,11 +116,11 @@ def reserve(
     try:
         outcome = counters.admit(rates, costs, estimate, time.time())
     except CountersUnavailable as exc:
-        rate_open, cost_open = fail_open
-        if (costs and not cost_open) or (not costs and not rate_open):
+        if not fail_open.admits(bool(costs)):
             raise ProxyError(503, "limits cannot be checked right now; try again shortly") from exc
-        log.warning("counters unavailable, admitting without limits: %s", exc)
+        fail_open.count_admission(exc)
         return
+    fail_open.counters_answered()
     if isinstance(outcome, Denial):
         raise _denial_error(outcome, ctx)
     ctx.reservation = outcome

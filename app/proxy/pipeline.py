@@ -34,7 +34,7 @@ from app.proxy import accounting
 from app.proxy.authenticate import authenticate
 from app.proxy.authorize import authorize, read_body
 from app.proxy.context import ProxyRequest, ProxyResponse, RequestContext, error_response
-from app.proxy.limits import reserve
+from app.proxy.limits import FailOpen, reserve
 from app.proxy.relay import Finish, relay_body, relay_stream
 from app.proxy.routes import RouteTable, resolve
 from app.proxy.snapshot import SnapshotHolder
@@ -54,6 +54,7 @@ class ProxyRuntime:
     pricer: Pricer
     upstream: UpstreamPool
     events: accounting.EventPublisher
+    fail_open: FailOpen
 
 
 def handle(request: ProxyRequest, runtime: ProxyRuntime) -> ProxyResponse:
@@ -71,9 +72,7 @@ def handle(request: ProxyRequest, runtime: ProxyRuntime) -> ProxyResponse:
         read_body(ctx)
         authorize(ctx, runtime.snapshot.current)
         authorize_user(ctx, runtime.snapshot.current)
-        settings = runtime.settings
-        reserve(ctx, runtime.counters, runtime.pricer,
-                (settings.rate_limit_fail_open, settings.cost_limit_fail_open))  # fmt: skip
+        reserve(ctx, runtime.counters, runtime.pricer, runtime.fail_open)
         return _call_upstream(ctx, runtime, finish)
     except ProxyError as error:
         finish(ctx, error.status, None, error.message)

@@ -10,6 +10,7 @@ from app.counters.memory import MemoryCounters
 from app.providers.costs import Pricer
 from app.providers.tokens import TokenCounter
 from app.proxy.accounting import EventPublisher
+from app.proxy.limits import FailOpen
 from app.proxy.pipeline import ProxyRuntime
 from app.proxy.routes import RouteTable
 from app.proxy.snapshot import SnapshotHolder
@@ -53,4 +54,5 @@ def build_runtime(settings: Settings, db: Database, events: EventPublisher) -> P
                               read_timeout_s=settings.proxy_timeout,
                               concurrency=_worker_connections()),  # fmt: skip
         events=events,
+        fail_open=FailOpen(settings.rate_limit_fail_open, settings.cost_limit_fail_open),
     )

@@ -85,3 +85,17 @@ def test_a_killed_redis_fails_open_and_closed_and_limits_return_with_it(env, red
     redis_server.start()  # the same port, empty
     _assert_limits_enforced(env)
     assert _call(env, cost_key).status_code == 200
+
+
+def test_requests_admitted_without_their_limits_are_logged_once_and_counted(tmp_path, redis_server):
+    with running_proxy(tmp_path, **redis_server.env, GUNICORN_WORKERS="1",
+                       REDIS_READ_TIME_OUT="300ms", REDIS_WRITE_TIME_OUT="300ms") as env:  # fmt: skip
+        key = env.create_key(rateLimitOverTime=100, rateLimitUnit="m")
+        assert _call(env, key).status_code == 200
+        redis_server.kill()
+        assert [_call(env, key).status_code for _ in range(5)] == [200] * 5
+        redis_server.start()
+        assert _call(env, key).status_code == 200
+        output = env.gateway.output
+    assert output.count("counters unavailable, admitting requests without their limits") == 1
+    assert "5 requests were admitted without their limits meanwhile (5 since this worker started)" in output
