@@ -12,7 +12,7 @@ import openai
 import pytest
 import requests
 
-from tests.functional.proxy_env import running_proxy, start_of_a_fresh_minute
+from tests.functional.proxy_env import running_proxy, start_of_a_fresh_minute, wait_for_config
 
 pytestmark = pytest.mark.slow
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
@@ -101,6 +101,38 @@ def test_spend_limit_refuses_once_spent_and_raising_it_lets_the_key_work(env):
     client.chat.completions.create(**CHAT)
     assert len(env.upstream.requests) == 3
     client.close()
+
+
+def test_a_model_without_a_price_is_free_unless_a_cost_limit_needs_one(env):
+    unknown = {**CHAT, "model": "my-finetune-without-a-price"}
+    env.upstream.configure(response_model="my-finetune-without-a-price")
+    free_key = env.create_key()
+    response = requests.post(f"{env.base_url}/chat/completions", json=unknown,
+                             headers={"Authorization": f"Bearer {free_key}"}, timeout=5)  # fmt: skip
+    assert response.status_code == 200
+    [event] = env.events(env.last_key["keyId"], 1)
+    assert (event.model, event.cost_micros, event.prompt_token_count) == ("my-finetune-without-a-price", 0, 10)
+
+    limited_key = env.create_key(costLimitInUsd=1)
+    refused = requests.post(f"{env.base_url}/chat/completions", json=unknown,
+                            headers={"Authorization": f"Bearer {limited_key}"}, timeout=5)  # fmt: skip
+    assert refused.status_code == 400
+    assert refused.json()["error"]["message"] == (
+        "[BricksLLM] model my-finetune-without-a-price has no price and this key has a cost limit")
+    assert len(env.upstream.requests) == 1  # the refused call went nowhere
+
+    # A price in the setting's costMap (USD per 1K tokens) lets the limited key call it.
+    setting_id = env.last_key["settingIds"][0]
+    patched = requests.patch(f"{env.gateway.admin}/api/provider-settings/{setting_id}", timeout=5, json={
+        "costMap": {"promptCostPerModel": {"my-finetune-without-a-price": 0.01},
+                    "completionCostPerModel": {"my-finetune-without-a-price": 0.02}}})  # fmt: skip
+    assert patched.status_code == 200, patched.text
+    wait_for_config()
+    allowed = requests.post(f"{env.base_url}/chat/completions", json=unknown,
+                            headers={"Authorization": f"Bearer {limited_key}"}, timeout=5)  # fmt: skip
+    assert allowed.status_code == 200
+    events = env.events(env.last_key["keyId"], 2)
+    assert [(e.status, e.cost_micros) for e in events] == [(400, 0), (200, 10 * 10 + 20 * 20)]
 
 
 @pytest.mark.parametrize("path", ["/api/providers/openai/v1/nope", "/v1/chat/completions", "/api/providers/unknown/v1/x"])
