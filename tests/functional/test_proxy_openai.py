@@ -7,6 +7,7 @@ import hashlib
 import json
 import socket
 import time
+import uuid
 
 import openai
 import pytest
@@ -178,6 +179,34 @@ def test_revoked_and_expired_keys_get_401(env):
     response = requests.post(f"{env.base_url}/chat/completions", json=CHAT, headers={"Authorization": f"Bearer {expiring}"}, timeout=5)
     assert response.status_code == 401 and "expired" in response.json()["error"]["message"]
     assert env.upstream.requests == []
+
+
+def test_every_rejection_leaves_exactly_one_event(env):
+    key = env.create_key(allowedPaths=[{"path": "/api/providers/openai/v1/embeddings", "method": "POST"}])
+    run = uuid.uuid4().hex
+    calls = {
+        "unknown-key": ("/api/providers/openai/v1/chat/completions", "gw-not-a-key", 401),
+        "no-key": ("/api/providers/openai/v1/chat/completions", None, 401),
+        "forbidden-path": ("/api/providers/openai/v1/chat/completions", key, 403),
+        "unknown-route": ("/api/providers/openai/v1/nope", key, 404),
+    }
+    for name, (path, secret, status) in calls.items():
+        headers = {"X-CUSTOM-EVENT-ID": f"{run}-{name}", **({"x-api-key": secret} if secret else {})}
+        response = requests.post(f"{env.gateway.proxy}{path}", json=CHAT, headers=headers, timeout=5)
+        assert response.status_code == status, name
+    assert env.upstream.requests == []
+    deadline = time.monotonic() + 5
+    while True:
+        found = {name: requests.get(f"{env.gateway.admin}/api/events", params={"customId": f"{run}-{name}"},
+                                    timeout=5).json() for name in calls}  # fmt: skip
+        if all(found.values()) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    for name, (path, _, status) in calls.items():
+        [event] = found[name]
+        assert (event["status"], event["path"], event["custom_id"]) == (status, path, f"{run}-{name}"), name
+    assert found["forbidden-path"][0]["key_id"] == env.last_key["keyId"]
+    assert found["unknown-key"][0]["key_id"] == ""
 
 
 def test_allowed_paths_and_models_are_403(env):
