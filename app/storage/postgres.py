@@ -135,14 +135,30 @@ class PostgresDatabase:
             raise StorageError(f"cannot connect to PostgreSQL: {str(exc).strip()}") from exc
 
     def query(self, sql: str, params: Params = ()) -> list[Row]:
-        with self.transaction() as cursor:
+        with self._statement() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
 
     def execute(self, sql: str, params: Params = ()) -> int:
-        with self.transaction() as cursor:
+        with self._statement() as cursor:
             cursor.execute(sql, params)
             return cursor.rowcount
+
+    @contextmanager
+    def _statement(self) -> Iterator[_PgCursor]:
+        """One statement, committed on its own (autocommit): one round trip to the server where a
+        transaction takes three (BEGIN, the statement, COMMIT), with the same outcome."""
+        try:
+            with self._connection() as conn:
+                conn.autocommit = True
+                try:
+                    with conn.cursor() as raw:
+                        yield _PgCursor(raw)
+                finally:
+                    if not conn.closed:
+                        conn.autocommit = False  # transaction() expects the driver's own BEGIN
+        except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+            raise StorageError(str(exc).strip() or "PostgreSQL connection lost") from exc
 
     @contextmanager
     def transaction(self) -> Iterator[_PgCursor]:
