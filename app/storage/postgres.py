@@ -135,41 +135,36 @@ class PostgresDatabase:
             raise StorageError(f"cannot connect to PostgreSQL: {str(exc).strip()}") from exc
 
     def query(self, sql: str, params: Params = ()) -> list[Row]:
-        with self._statement() as cursor:
+        with self._cursor(autocommit=True) as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
 
     def execute(self, sql: str, params: Params = ()) -> int:
-        with self._statement() as cursor:
+        with self._cursor(autocommit=True) as cursor:
             cursor.execute(sql, params)
             return cursor.rowcount
 
     @contextmanager
-    def _statement(self) -> Iterator[_PgCursor]:
-        """One statement, committed on its own (autocommit): one round trip to the server where a
-        transaction takes three (BEGIN, the statement, COMMIT), with the same outcome."""
-        try:
-            with self._connection() as conn:
-                conn.autocommit = True
-                try:
-                    with conn.cursor() as raw:
-                        yield _PgCursor(raw)
-                finally:
-                    if not conn.closed:
-                        conn.autocommit = False  # transaction() expects the driver's own BEGIN
-        except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
-            raise StorageError(str(exc).strip() or "PostgreSQL connection lost") from exc
+    def transaction(self) -> Iterator[_PgCursor]:
+        with self._cursor(autocommit=False) as cursor:
+            yield cursor
 
     @contextmanager
-    def transaction(self) -> Iterator[_PgCursor]:
+    def _cursor(self, autocommit: bool) -> Iterator[_PgCursor]:
+        """A cursor on a pooled connection. In autocommit each statement commits on its own: one
+        round trip to the server where a transaction takes three (BEGIN, the statement, COMMIT),
+        the same outcome for a lone statement. Otherwise the statements commit together, or roll
+        back on an exception."""
         try:
             with self._connection() as conn:
+                conn.autocommit = autocommit  # no round trip: no transaction is open here
                 try:
                     with conn.cursor() as raw:
                         yield _PgCursor(raw)
-                    conn.commit()
+                    if not autocommit:
+                        conn.commit()
                 except BaseException:
-                    if not conn.closed:
+                    if not autocommit and not conn.closed:
                         conn.rollback()
                     raise
         except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:

@@ -55,6 +55,7 @@ def test_an_origin_that_comes_to_resolve_to_a_metadata_address_is_refused(server
     with pytest.raises(ProxyError) as refused:
         _get(pool, server)
     assert refused.value.status == 502 and refused.value.message == "upstream address is not allowed"
+    pool.close()
 
 
 def test_a_metadata_address_given_literally_is_refused_before_any_connection():
@@ -62,7 +63,6 @@ def test_a_metadata_address_given_literally_is_refused_before_any_connection():
     with pytest.raises(ProxyError) as refused:
         _get(pool, "http://169.254.169.254:80")
     assert refused.value.status == 502 and refused.value.message == "upstream address is not allowed"
-    pool.close()
     pool.close()
 
 
