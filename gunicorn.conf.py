@@ -35,7 +35,9 @@ def _workers():
     if not os.environ.get("REDIS_HOSTS"):
         # In-process counters are exact only inside one process.
         if requested > 1:
-            print("REDIS_HOSTS is not set: limits are counted in-process, so the proxy runs 1 worker")
+            print(
+                "REDIS_HOSTS is not set: limits are counted in-process, so the proxy runs 1 worker"
+            )
         return 1
     return requested or 2
 
@@ -55,7 +57,9 @@ def _gevent_worker_with_keepalive():
         def load_wsgi(self):
             from app.serving import client_handler
 
-            self.wsgi_handler = client_handler(float(self.cfg.keepalive) if self.cfg.keepalive else None)
+            self.wsgi_handler = client_handler(
+                float(self.cfg.keepalive) if self.cfg.keepalive else None
+            )
             super().load_wsgi()
 
     return GeventWorker

@@ -20,11 +20,15 @@ from app.storage.factory import open_database
 log = logging.getLogger("bricksllm")
 
 
-def create_app(role: str, settings: Settings | None = None, db: Database | None = None) -> flask.Flask:
+def create_app(
+    role: str, settings: Settings | None = None, db: Database | None = None
+) -> flask.Flask:
     if role not in ("admin", "proxy"):
         raise ValueError(f"unknown role {role!r}: use 'admin' or 'proxy'")
     settings = settings or Settings.from_env()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     app = flask.Flask(f"bricksllm.{role}")
     app.config["MAX_CONTENT_LENGTH"] = 100 * 1024 * 1024
     container = Container.build(settings, db or open_database(settings))
@@ -60,8 +64,17 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
         OPENAPI_SWAGGER_UI_URL=docs_assets.URL_PREFIX,  # served locally: the docs work offline
     )
     api = AdminApi(app)
-    api.spec.components.security_scheme("AdminKey", {"type": "apiKey", "in": "header", "name": "X-API-KEY"})
-    blueprints = (keys.blp, provider_settings.blp, custom_providers.blp, events.blp, users.blp, reporting.blp)
+    api.spec.components.security_scheme(
+        "AdminKey", {"type": "apiKey", "in": "header", "name": "X-API-KEY"}
+    )
+    blueprints = (
+        keys.blp,
+        provider_settings.blp,
+        custom_providers.blp,
+        events.blp,
+        users.blp,
+        reporting.blp,
+    )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)
@@ -69,7 +82,9 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
         from app.services.retention import EventRetention
         from app.storage.events import EventRepository
 
-        retention = EventRetention(EventRepository(container.db), container.settings.event_retention_days)
+        retention = EventRetention(
+            EventRepository(container.db), container.settings.event_retention_days
+        )
         container.runtime["retention"] = retention.start()
     app.register_blueprint(docs_assets.blp)
     admin_pass = container.settings.admin_pass

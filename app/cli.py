@@ -28,7 +28,10 @@ def run_migrations(settings: Settings) -> None:
     finally:
         db.close()
     where = "PostgreSQL" if settings.uses_postgres else f"SQLite at {settings.sqlite_path}"
-    print(f"migrations: {len(applied)} applied on {where}" + (f" ({', '.join(applied)})" if applied else ""))
+    print(
+        f"migrations: {len(applied)} applied on {where}"
+        + (f" ({', '.join(applied)})" if applied else "")
+    )
 
 
 def _gunicorn(role: str) -> subprocess.Popen[bytes]:
@@ -40,7 +43,9 @@ def _gunicorn(role: str) -> subprocess.Popen[bytes]:
 def serve(settings: Settings) -> int:
     run_migrations(settings)
     servers = [_gunicorn("admin"), _gunicorn("proxy")]
-    print(f"admin API on :{settings.admin_port} (docs at /api/docs), proxy on :{settings.proxy_port}")
+    print(
+        f"admin API on :{settings.admin_port} (docs at /api/docs), proxy on :{settings.proxy_port}"
+    )
 
     def stop(signum: int, _frame: object) -> None:
         for server in servers:

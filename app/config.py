@@ -21,7 +21,10 @@ class ConfigError(ValueError):
 
 # name -> (default, one line of documentation). The README's table is generated from the same words.
 VARIABLES: dict[str, tuple[str, str]] = {
-    "POSTGRESQL_HOSTS": ("", "PostgreSQL hosts, comma separated. Unset: the embedded SQLite database."),
+    "POSTGRESQL_HOSTS": (
+        "",
+        "PostgreSQL hosts, comma separated. Unset: the embedded SQLite database.",
+    ),
     "POSTGRESQL_DB_NAME": ("", "PostgreSQL database name."),
     "POSTGRESQL_USERNAME": ("", "PostgreSQL user."),
     "POSTGRESQL_PASSWORD": ("", "PostgreSQL password."),
@@ -43,7 +46,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "NUMBER_OF_EVENT_MESSAGE_CONSUMERS": ("3", "Greenlets writing events to the database."),
     "EVENT_QUEUE_SIZE": ("10000", "Events buffered in memory before the journal takes them."),
     "EVENT_JOURNAL_DIR": ("./data/journal", "Where events wait while the database is down."),
-    "EVENT_RETENTION_DAYS": ("0", "Delete events older than N days (admin, hourly, batched). 0: keep all."),
+    "EVENT_RETENTION_DAYS": (
+        "0",
+        "Delete events older than N days (admin, hourly, batched). 0: keep all.",
+    ),
     "AWS_ACCESS_KEY_ID": ("", "AWS credentials for PII detection (Comprehend)."),
     "AWS_SECRET_ACCESS_KEY": ("", "AWS credentials for PII detection (Comprehend)."),
     "AMAZON_REGION": ("us-west-2", "AWS region."),
@@ -52,7 +58,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "ADMIN_PORT": ("8001", "Port of the admin API."),
     "PROXY_PORT": ("8002", "Port of the proxy."),
     "ADMIN_PASS": ("", "Admin password expected in X-API-KEY. Unset: admin binds to loopback."),
-    "RATE_LIMIT_FAIL_OPEN": ("true", "Admit requests when Redis is down and only rate limits apply."),
+    "RATE_LIMIT_FAIL_OPEN": (
+        "true",
+        "Admit requests when Redis is down and only rate limits apply.",
+    ),
     "COST_LIMIT_FAIL_OPEN": ("false", "Admit requests when Redis is down and cost limits apply."),
     "LOG_LEVEL": ("INFO", "Python log level."),
 }

@@ -59,7 +59,9 @@ class ServiceUnavailable(AdminError):
     title = "service unavailable"
 
 
-def admin_error_body(status: int, slug: str, title: str, detail: str, instance: str) -> dict[str, Any]:
+def admin_error_body(
+    status: int, slug: str, title: str, detail: str, instance: str
+) -> dict[str, Any]:
     return {
         "type": f"/errors/{slug}",
         "title": title,
@@ -72,7 +74,9 @@ def admin_error_body(status: int, slug: str, title: str, detail: str, instance: 
 class ProxyError(GatewayError):
     """An error the gateway itself answers on the proxy port, in OpenAI's error shape."""
 
-    def __init__(self, status: int, message: str, error_type: str = "", retry_after: int | None = None):
+    def __init__(
+        self, status: int, message: str, error_type: str = "", retry_after: int | None = None
+    ):
         super().__init__(message)
         self.status = status
         self.message = message

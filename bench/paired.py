@@ -42,11 +42,15 @@ def worktree(rev: str) -> Iterator[Path]:
         try:
             yield path
         finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=ROOT, capture_output=True)
+            subprocess.run(
+                ["git", "worktree", "remove", "--force", str(path)], cwd=ROOT, capture_output=True
+            )
 
 
 @contextlib.contextmanager
-def gateway(index: int, root: Path, upstream_url: str, work: Path) -> Iterator[tuple[int, drivers.Target]]:
+def gateway(
+    index: int, root: Path, upstream_url: str, work: Path
+) -> Iterator[tuple[int, drivers.Target]]:
     """One version's admin and proxy servers; yields (proxy master pid, chat target)."""
     admin_port, proxy_port = FIRST_PORT + 10 * index, FIRST_PORT + 10 * index + 1
     database = f"bricks_paired_{index}"
@@ -64,12 +68,22 @@ def gateway(index: int, root: Path, upstream_url: str, work: Path) -> Iterator[t
     servers = []
     try:
         for role, port in (("admin", admin_port), ("proxy", proxy_port)):
-            command = [sys.executable, "-m", "gunicorn", "-c", str(root / "gunicorn.conf.py"), "-b", f"127.0.0.1:{port}"]
+            command = [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                str(root / "gunicorn.conf.py"),
+                "-b",
+                f"127.0.0.1:{port}",
+            ]
             log = open(work / f"{role}.log", "wb")  # noqa: SIM115 - closed with the process below
             servers.append((subprocess.Popen(command, env={**env, "BRICKS_ROLE": role}, cwd=root,
                                              stdout=log, stderr=subprocess.STDOUT), log))  # fmt: skip
             _wait_for(f"http://127.0.0.1:{port}/api/health")
-        create_bricks_key(Context(upstream_url, 0, work, admin_port=admin_port, proxy_port=proxy_port))
+        create_bricks_key(
+            Context(upstream_url, 0, work, admin_port=admin_port, proxy_port=proxy_port)
+        )
         url = f"http://127.0.0.1:{proxy_port}/api/providers/openai/v1/chat/completions"
         yield servers[1][0].pid, drivers.Target(url, {"Authorization": f"Bearer {BENCH_KEY}"})
     finally:
@@ -90,7 +104,9 @@ def _wait_for(url: str, timeout_s: float = 60) -> None:
     raise RuntimeError(f"{url} did not answer within {timeout_s} s")
 
 
-def one_round(mode: str, pid: int, target: drivers.Target, seconds: float, streams: int) -> dict[str, Any]:
+def one_round(
+    mode: str, pid: int, target: drivers.Target, seconds: float, streams: int
+) -> dict[str, Any]:
     before = procs.tree_cpu_seconds(pid)
     if mode == "open":
         latency = drivers.open_loop(target, 200, seconds, 1).get("latency_ms", {})
@@ -101,15 +117,23 @@ def one_round(mode: str, pid: int, target: drivers.Target, seconds: float, strea
                 "total_s": result.get("total_s")}  # fmt: skip
     result = drivers.closed_loop(target, drivers.find_wrk(install=False), 64, seconds)
     cpu_ms = (procs.tree_cpu_seconds(pid) - before) / max(1, result["requests"]) * 1000
-    return {"cpu_ms_per_request": round(cpu_ms, 3), "rps": result["rps"], "errors": result["error_count"]}
+    return {
+        "cpu_ms_per_request": round(cpu_ms, 3),
+        "rps": result["rps"],
+        "errors": result["error_count"],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.paired", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.paired", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--base", required=True, help="the commit to compare this tree with")
     parser.add_argument("--mode", choices=("closed", "open", "streams"), default="closed")
     parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--seconds", type=float, default=8.0, help="length of a closed or open loop")
+    parser.add_argument(
+        "--seconds", type=float, default=8.0, help="length of a closed or open loop"
+    )
     parser.add_argument("--streams", type=int, default=1000)
     opts = parser.parse_args(argv)
     command = ["node", str(ROOT / "bench" / "fake_upstream.js"), "--port", "0", "--watch-stdin"]
@@ -135,7 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         upstream.terminate()
     for name, rounds in results.items():
-        medians = {key: statistics.median(r[key] for r in rounds) for key in rounds[0] if key != "errors"} if rounds else {}
+        medians = (
+            {key: statistics.median(r[key] for r in rounds) for key in rounds[0] if key != "errors"}
+            if rounds
+            else {}
+        )
         print(f"{name} ({opts.base if name == 'base' else 'this tree'}): medians {medians}")
     return 0
 

@@ -298,9 +298,14 @@ SCENARIOS: list[Scenario] = [
     _bricks(
         "bricksllm-py-full",
         "this gateway with every feature on: Redis counters, events to PostgreSQL, 2 proxy workers",
-        {"REDIS_HOSTS": "127.0.0.1", "REDIS_PORT": "6379", "GUNICORN_WORKERS": "2",
-         "POSTGRESQL_HOSTS": "127.0.0.1", "POSTGRESQL_USERNAME": "postgres",
-         "POSTGRESQL_DB_NAME": BENCH_DATABASE},
+        {
+            "REDIS_HOSTS": "127.0.0.1",
+            "REDIS_PORT": "6379",
+            "GUNICORN_WORKERS": "2",
+            "POSTGRESQL_HOSTS": "127.0.0.1",
+            "POSTGRESQL_USERNAME": "postgres",
+            "POSTGRESQL_DB_NAME": BENCH_DATABASE,
+        },
         _postgres_missing,
     ),
     PORTKEY,

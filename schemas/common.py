@@ -106,7 +106,9 @@ class LimitFieldsSchema(WireSchema):
     costLimitInUsd = non_negative_usd(allow_none=True)
     costLimitInUsdOverTime = non_negative_usd(allow_none=True)
     costLimitInUsdUnit = cost_unit(allow_none=True)
-    rateLimitOverTime = StrictInteger(validate=validate.Range(min=0, max=2**31 - 1), allow_none=True)
+    rateLimitOverTime = StrictInteger(
+        validate=validate.Range(min=0, max=2**31 - 1), allow_none=True
+    )
     rateLimitUnit = rate_unit(allow_none=True)
 
 

@@ -11,5 +11,7 @@ class AdminErrorSchema(WireSchema):
     type = fields.String(metadata={"example": "/errors/validation"})
     title = fields.String(metadata={"example": "bad request"})
     status = fields.Integer(metadata={"example": 400})
-    detail = fields.String(metadata={"example": "rateLimitUnit: required when rateLimitOverTime is set"})
+    detail = fields.String(
+        metadata={"example": "rateLimitUnit: required when rateLimitOverTime is set"}
+    )
     instance = fields.String(metadata={"example": "/api/key-management/keys"})

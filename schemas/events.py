@@ -20,8 +20,6 @@ from schemas.common import (
 _UNIX_SECONDS = validate.Range(min=0, max=2**63 - 1)
 
 
-
-
 class EventQuerySchema(WireSchema):
     """Filters of `GET /api/events`. Query values are text, so integers parse from strings."""
 

@@ -72,7 +72,9 @@ class ProviderSettingSchema(WireSchema):
     name = fields.String()
     allowedModels = fields.List(fields.String())
     costMap = fields.Dict(allow_none=True)
-    setting = fields.Dict(metadata={"description": "Secrets are shown as ******** and never returned."})
+    setting = fields.Dict(
+        metadata={"description": "Secrets are shown as ******** and never returned."}
+    )
 
 
 class ProviderSettingQuerySchema(WireSchema):

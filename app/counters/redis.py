@@ -129,7 +129,9 @@ class RedisCounters:
         self._client = client
         self._prefix = key_prefix
         self._reservation_ttl_s = reservation_ttl_s
-        self._pipeline = None if pipeline_wait_s is None else ScriptPipeline(client, pipeline_wait_s)
+        self._pipeline = (
+            None if pipeline_wait_s is None else ScriptPipeline(client, pipeline_wait_s)
+        )
         # Registering only hashes the script locally; nothing connects until the first call.
         self._admit = client.register_script(_ADMIT_LUA)
         self._settle = client.register_script(_SETTLE_LUA)

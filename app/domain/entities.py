@@ -42,7 +42,11 @@ class Limits:
     def any(self) -> bool:
         return any(
             v is not None
-            for v in (self.cost_limit_micros, self.cost_limit_over_time_micros, self.rate_limit_over_time)
+            for v in (
+                self.cost_limit_micros,
+                self.cost_limit_over_time_micros,
+                self.rate_limit_over_time,
+            )
         )
 
     @property

@@ -30,7 +30,9 @@ def usage_of(raw: Any, previous: Usage | None = None) -> Usage | None:
         value = raw.get(name)
         return value if isinstance(value, int) and value >= 0 else fallback
 
-    fresh = count("input_tokens", base.prompt_tokens - base.cached_prompt_tokens - base.cache_write_tokens)
+    fresh = count(
+        "input_tokens", base.prompt_tokens - base.cached_prompt_tokens - base.cache_write_tokens
+    )
     cache_read = count("cache_read_input_tokens", base.cached_prompt_tokens)
     cache_write = count("cache_creation_input_tokens", base.cache_write_tokens)
     return Usage(

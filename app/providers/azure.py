@@ -46,7 +46,11 @@ class AzureAdapter(OpenAICompatibleAdapter):
 
     def check_request(self, query: str) -> str | None:
         versions = parse_qs(query).get("api-version", [])
-        return None if any(v.strip() for v in versions) else "the api-version query parameter is required"
+        return (
+            None
+            if any(v.strip() for v in versions)
+            else "the api-version query parameter is required"
+        )
 
     def request_model(self, operation: Operation, fields: Mapping[str, Any]) -> str:
         # Azure bodies usually carry no model: the deployment decides. Until the answer names the
@@ -55,7 +59,10 @@ class AzureAdapter(OpenAICompatibleAdapter):
         return super().request_model(operation, fields) or deployment_of(operation)
 
     def upstream_url(self, setting: ProviderSetting, operation: Operation, query: str) -> str:
-        origin = setting.url.rstrip("/") or f"https://{setting.setting.get('resourceName', '')}.openai.azure.com"
+        origin = (
+            setting.url.rstrip("/")
+            or f"https://{setting.setting.get('resourceName', '')}.openai.azure.com"
+        )
         return f"{origin}{operation.upstream_path}?{query}"
 
     def auth_headers(self, setting: ProviderSetting) -> dict[str, str]:

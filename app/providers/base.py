@@ -92,8 +92,7 @@ class ProviderAdapter(Protocol):
         (then the usage-only chunk is hidden from the client)."""
         ...
 
-    def usage_from_body(self, operation: Operation, parsed: dict[str, Any]) -> Usage | None:
-        ...
+    def usage_from_body(self, operation: Operation, parsed: dict[str, Any]) -> Usage | None: ...
 
     def observe_stream_event(self, state: StreamState, data: dict[str, Any]) -> bool:
         """Update `state` from one SSE data object; True if the event only carries usage."""

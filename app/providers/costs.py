@@ -55,15 +55,21 @@ class Pricer:
                 cost_map=cost_map, table=table, cache_write_tokens=usage.cache_write_tokens,
             )  # fmt: skip
         elif kind == "embeddings":
-            result = pricing.embedding_cost_micros(model, usage.prompt_tokens, cost_map=cost_map, table=table)
+            result = pricing.embedding_cost_micros(
+                model, usage.prompt_tokens, cost_map=cost_map, table=table
+            )
         elif kind == "speech":
             result = pricing.speech_cost_micros(model, usage.characters, table=table)
         elif kind == "transcription":
-            result = pricing.audio_transcription_cost_micros(model, usage.audio_seconds, table=table)
+            result = pricing.audio_transcription_cost_micros(
+                model, usage.audio_seconds, table=table
+            )
         elif kind == "image" and body is not None:
             count = body.get("n")
             n = count if isinstance(count, int) else 1
-            result = pricing.image_cost_micros(model, body.get("size"), body.get("quality"), n, table=table)
+            result = pricing.image_cost_micros(
+                model, body.get("size"), body.get("quality"), n, table=table
+            )
         return result or 0
 
     def estimate(

@@ -25,7 +25,9 @@ def usage_of(raw: Any) -> Usage | None:
     return Usage(
         prompt_tokens=int(raw.get("prompt_tokens") or raw.get("input_tokens") or 0),
         completion_tokens=int(raw.get("completion_tokens") or raw.get("output_tokens") or 0),
-        cached_prompt_tokens=int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0,
+        cached_prompt_tokens=int(details.get("cached_tokens") or 0)
+        if isinstance(details, dict)
+        else 0,
         source="provider",
     )
 

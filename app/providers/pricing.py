@@ -71,14 +71,18 @@ class TokenPrices:
     prompt: Fraction
     completion: Fraction
     cached_prompt: Fraction | None = None  # None: cached tokens cost the prompt price
-    cache_write: Fraction | None = None  # None: tokens written to a prompt cache cost the prompt price
+    cache_write: Fraction | None = (
+        None  # None: tokens written to a prompt cache cost the prompt price
+    )
 
     def cost(
         self, prompt_tokens: int, completion_tokens: int, cached_prompt_tokens: int,
         cache_write_tokens: int = 0,
     ) -> Fraction:  # fmt: skip
         """Exact USD; cached and cache-write tokens are parts of ``prompt_tokens``."""
-        counts = self._split(prompt_tokens, completion_tokens, cached_prompt_tokens, cache_write_tokens)
+        counts = self._split(
+            prompt_tokens, completion_tokens, cached_prompt_tokens, cache_write_tokens
+        )
         prices = (self.prompt, self._cached_price, self._write_price, self.completion)
         return sum((n * price for n, price in zip(counts, prices, strict=True)), Fraction(0))
 
@@ -89,13 +93,17 @@ class TokenPrices:
         """``cost`` in whole micro-dollars, rounded up: the same exact value, in integer arithmetic
         over the prices' common denominator (Fraction arithmetic was 20 us a call, on every
         request twice: reservation and settlement)."""
-        counts = self._split(prompt_tokens, completion_tokens, cached_prompt_tokens, cache_write_tokens)
+        counts = self._split(
+            prompt_tokens, completion_tokens, cached_prompt_tokens, cache_write_tokens
+        )
         numerators, denominator = self._integer_form
         total = sum(n * numerator for n, numerator in zip(counts, numerators, strict=True))
         return -(-total * MICROS_PER_USD // denominator)  # ceiling division
 
     @staticmethod
-    def _split(prompt: int, completion: int, cached: int, written: int) -> tuple[int, int, int, int]:
+    def _split(
+        prompt: int, completion: int, cached: int, written: int
+    ) -> tuple[int, int, int, int]:
         """(plain prompt, cached prompt, cache-write prompt, completion) token counts."""
         cached = min(cached, prompt)
         written = min(written, prompt - cached)
@@ -166,7 +174,9 @@ class PriceTable:
         """This table under another provider's name, ``alias`` priced as ``target`` in every section."""
 
         def extend(section: Mapping[str, T]) -> dict[str, T]:
-            extra = {alias: section[target] for alias, target in aliases.items() if target in section}
+            extra = {
+                alias: section[target] for alias, target in aliases.items() if target in section
+            }
             return {**section, **extra}
 
         return PriceTable(

@@ -11,11 +11,7 @@ DONE = b"[DONE]"
 
 def event_data(raw_event: bytes) -> bytes | None:
     """The joined `data:` payload of one raw event (`b"data: {...}\\n\\n"`), or None."""
-    parts = [
-        line[5:].lstrip(b" ")
-        for line in raw_event.splitlines()
-        if line.startswith(b"data:")
-    ]
+    parts = [line[5:].lstrip(b" ") for line in raw_event.splitlines() if line.startswith(b"data:")]
     return b"\n".join(parts) if parts else None
 
 

@@ -23,7 +23,9 @@ def cost_of(ctx: RequestContext, pricer: Pricer, usage: Usage | None) -> int:
     """Micro-dollars of what the request used; 0 without usage or a known price."""
     if usage is None or ctx.route is None or ctx.adapter is None:
         return 0
-    return pricer.cost(ctx.route.operation, ctx.model, usage, ctx.setting, ctx.parsed, ctx.adapter.prices)
+    return pricer.cost(
+        ctx.route.operation, ctx.model, usage, ctx.setting, ctx.parsed, ctx.adapter.prices
+    )
 
 
 def finish(

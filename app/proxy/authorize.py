@@ -46,7 +46,9 @@ def authorize(ctx: RequestContext, snapshot: Snapshot) -> None:
     assert ctx.key is not None and ctx.route is not None
     key, route = ctx.key, ctx.route
     if key.allowed_paths and not path_allowed(ctx, key.allowed_paths):
-        raise ProxyError(403, f"path {ctx.request.method} {ctx.request.path} is not allowed for this key")
+        raise ProxyError(
+            403, f"path {ctx.request.method} {ctx.request.path} is not allowed for this key"
+        )
     eligible = [
         snapshot.settings[sid]
         for sid in key.setting_ids

@@ -93,7 +93,14 @@ def _audio_estimate(ctx: RequestContext, pricer: Pricer) -> int:
     if seconds is None:
         return 0
     assert ctx.adapter is not None
-    return pricer.cost(ctx.route.operation, ctx.model, Usage(audio_seconds=seconds), ctx.setting, None, ctx.adapter.prices)
+    return pricer.cost(
+        ctx.route.operation,
+        ctx.model,
+        Usage(audio_seconds=seconds),
+        ctx.setting,
+        None,
+        ctx.adapter.prices,
+    )
 
 
 def reserve(
@@ -109,8 +116,12 @@ def reserve(
     if costs:
         table = ctx.adapter.prices
         if not pricer.is_priced(operation, ctx.model, ctx.setting, table):
-            raise ProxyError(400, f"model {ctx.model or '(none)'} has no price and this key has a cost limit")
-        estimate = pricer.estimate(operation, ctx.model, ctx.parsed, len(ctx.request.body), ctx.setting, table)
+            raise ProxyError(
+                400, f"model {ctx.model or '(none)'} has no price and this key has a cost limit"
+            )
+        estimate = pricer.estimate(
+            operation, ctx.model, ctx.parsed, len(ctx.request.body), ctx.setting, table
+        )
         if operation.kind == "transcription":
             estimate = max(estimate, _audio_estimate(ctx, pricer))
     try:
@@ -134,4 +145,6 @@ def settle(ctx: RequestContext, counters: LimitCounters, actual_micros: int) -> 
     try:
         counters.settle(reservation, actual_micros)
     except CountersUnavailable as exc:
-        log.error("could not settle %d micro-dollars for key %s: %s", actual_micros, ctx.event.key_id, exc)
+        log.error(
+            "could not settle %d micro-dollars for key %s: %s", actual_micros, ctx.event.key_id, exc
+        )

@@ -82,7 +82,11 @@ def handle(request: ProxyRequest, runtime: ProxyRuntime) -> ProxyResponse:
 def _call_upstream(ctx: RequestContext, runtime: ProxyRuntime, finish: Finish) -> ProxyResponse:
     assert ctx.adapter is not None and ctx.setting is not None and ctx.route is not None
     body, hide_usage = ctx.request.body, False
-    if ctx.wants_stream and ctx.parsed is not None and ctx.route.operation.kind in ("chat", "completions"):
+    if (
+        ctx.wants_stream
+        and ctx.parsed is not None
+        and ctx.route.operation.kind in ("chat", "completions")
+    ):
         body, hide_usage = ctx.adapter.prepare_stream_body(body, ctx.parsed)
     upstream = runtime.upstream.send(UpstreamRequest(
         method=ctx.request.method,
@@ -109,7 +113,9 @@ def _timeout(request: ProxyRequest, default_s: float) -> float:
 
 
 def _new_event(request: ProxyRequest) -> Event:
-    event = Event(id=new_id(), created_at=int(time.time()), path=request.path, method=request.method)
+    event = Event(
+        id=new_id(), created_at=int(time.time()), path=request.path, method=request.method
+    )
     event.custom_id = request.headers.get("X-CUSTOM-EVENT-ID", "")
     raw_metadata = request.headers.get("X-METADATA")
     if raw_metadata:

@@ -78,7 +78,9 @@ def _json_object(body: bytes) -> dict[str, Any] | None:
 
 
 def _counts_anything(usage: Usage | None) -> bool:
-    return usage is not None and bool(usage.prompt_tokens or usage.completion_tokens or usage.audio_seconds)
+    return usage is not None and bool(
+        usage.prompt_tokens or usage.completion_tokens or usage.audio_seconds
+    )
 
 
 def relay_stream(
@@ -101,7 +103,9 @@ class OwnedStream:
     """Wraps the stream generator so that a close before the first read still cleans up: a
     generator closed before it started never runs its `finally`."""
 
-    def __init__(self, generator: Generator[bytes, None, None], on_close_unstarted: Callable[[], None]) -> None:
+    def __init__(
+        self, generator: Generator[bytes, None, None], on_close_unstarted: Callable[[], None]
+    ) -> None:
         self._generator = generator
         self._on_close_unstarted = on_close_unstarted
         self._started = False
@@ -156,7 +160,9 @@ def _stream(
             _finish_stream(ctx, state, pricer, finish, outcome)
 
 
-def _observe(adapter: ProviderAdapter, state: StreamState, data: bytes | None, hide_usage: bool) -> bool:
+def _observe(
+    adapter: ProviderAdapter, state: StreamState, data: bytes | None, hide_usage: bool
+) -> bool:
     """Read usage from one event; False for a usage-only event the client did not ask for."""
     if data and (adapter.reads_every_event or sse.may_carry_usage(data)):
         parsed = sse.parse_json_data(data)
@@ -169,7 +175,11 @@ def _observe(adapter: ProviderAdapter, state: StreamState, data: bytes | None, h
 
 
 def _finish_stream(
-    ctx: RequestContext, state: StreamState, pricer: Pricer, finish: Finish, outcome: tuple[int, str]
+    ctx: RequestContext,
+    state: StreamState,
+    pricer: Pricer,
+    finish: Finish,
+    outcome: tuple[int, str],
 ) -> None:
     if state.usage is None and ctx.adapter is not None:
         for data in state.unparsed:
@@ -186,5 +196,9 @@ def _finish_stream(
 def _local_usage(ctx: RequestContext, pricer: Pricer, completion_parts: list[str]) -> Usage:
     """Tokens counted by the gateway: the request's prompt and the text produced so far."""
     operation = ctx.route.operation if ctx.route else None
-    prompt = pricer.prompt_tokens(operation, ctx.model, ctx.parsed, len(ctx.request.body)) if operation else 0
+    prompt = (
+        pricer.prompt_tokens(operation, ctx.model, ctx.parsed, len(ctx.request.body))
+        if operation
+        else 0
+    )
     return Usage(prompt, pricer.completion_tokens(ctx.model, completion_parts), source="local")

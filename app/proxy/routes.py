@@ -57,7 +57,9 @@ class RouteTable:
     def match(self, method: str, path: str) -> RouteMatch | None:
         route = self._static.get((method, path))
         if route is not None:
-            return RouteMatch(route.provider, route.template, Operation(route.kind, route.suffix_template))
+            return RouteMatch(
+                route.provider, route.template, Operation(route.kind, route.suffix_template)
+            )
         for route in self._dynamic.get(method, ()):
             if path.startswith(route.prefix) and route.pattern.match(path, len(route.prefix)):
                 suffix = path[len(route.prefix) :]

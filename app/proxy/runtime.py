@@ -50,9 +50,11 @@ def build_runtime(settings: Settings, db: Database, events: EventPublisher) -> P
         snapshot=snapshot,
         counters=build_counters(settings),
         pricer=Pricer(TokenCounter()),
-        upstream=UpstreamPool(connect_timeout_s=min(10.0, settings.proxy_timeout),
-                              read_timeout_s=settings.proxy_timeout,
-                              concurrency=_worker_connections()),  # fmt: skip
+        upstream=UpstreamPool(
+            connect_timeout_s=min(10.0, settings.proxy_timeout),
+            read_timeout_s=settings.proxy_timeout,
+            concurrency=_worker_connections(),
+        ),  # fmt: skip
         events=events,
         fail_open=FailOpen(settings.rate_limit_fail_open, settings.cost_limit_fail_open),
     )

@@ -47,7 +47,9 @@ def load_snapshot(db: Database) -> Snapshot:
         keys_by_raw={k.key: k for k in keys if k.is_key_not_hashed},
         settings={s.id: s for s in ProviderSettingRepository(db).all()},
         users_by_user_id=_users_by_user_id(UserRepository(db).all()),
-        custom_providers={p.provider: ServedProvider.of(p) for p in CustomProviderRepository(db).all()},
+        custom_providers={
+            p.provider: ServedProvider.of(p) for p in CustomProviderRepository(db).all()
+        },
     )
 
 

@@ -43,14 +43,18 @@ class UpstreamRequest:
     timeout_s: float
 
 
-def forward_headers(client_headers: Mapping[str, str], provider_headers: dict[str, str]) -> dict[str, str]:
+def forward_headers(
+    client_headers: Mapping[str, str], provider_headers: dict[str, str]
+) -> dict[str, str]:
     """The client's headers minus hop-by-hop, credential and gateway-only ones, plus the provider's
     (a client header of the same name as a provider header, in any case, is dropped)."""
     dropped = {name.lower() for name in provider_headers} | _connection_listed(client_headers)
     headers = {
         name: value
         for name, value in client_headers.items()
-        if (lower := name.lower()) not in HOP_BY_HOP and lower not in CLIENT_ONLY and lower not in dropped
+        if (lower := name.lower()) not in HOP_BY_HOP
+        and lower not in CLIENT_ONLY
+        and lower not in dropped
     }
     headers.update(provider_headers)
     return headers
@@ -61,7 +65,9 @@ def response_headers(upstream_headers: Any) -> list[tuple[str, str]]:
     return [
         (name, value)
         for name, value in upstream_headers.items()
-        if (lower := name.lower()) not in HOP_BY_HOP and lower != "content-encoding" and lower not in listed
+        if (lower := name.lower()) not in HOP_BY_HOP
+        and lower != "content-encoding"
+        and lower not in listed
     ]
 
 
@@ -78,7 +84,9 @@ class UpstreamPool:
     open to one origin at once; a request beyond it waits for a free one (its timeout running), so
     it should be as large as the connections a worker accepts: each holds one upstream call."""
 
-    def __init__(self, connect_timeout_s: float, read_timeout_s: float, concurrency: int = 2000) -> None:
+    def __init__(
+        self, connect_timeout_s: float, read_timeout_s: float, concurrency: int = 2000
+    ) -> None:
         self._connect_timeout = connect_timeout_s
         self._read_timeout = read_timeout_s
         self._concurrency = concurrency
@@ -111,7 +119,9 @@ class UpstreamPool:
         client, uri = self.client_for(request.url)
         try:
             with gevent.Timeout(request.timeout_s, TimeoutError):
-                return client.request(request.method, uri, body=request.body, headers=request.headers)
+                return client.request(
+                    request.method, uri, body=request.body, headers=request.headers
+                )
         except TimeoutError as exc:
             raise ProxyError(504, "upstream did not answer in time") from exc
         except (OSError, gevent.GreenletExit) as exc:

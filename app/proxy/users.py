@@ -20,7 +20,9 @@ from app.proxy.snapshot import Snapshot
 
 def user_for(snapshot: Snapshot, user_id: str, key_tags: tuple[str, ...]) -> User | None:
     wanted = set(key_tags)
-    return next((u for u in snapshot.users_by_user_id.get(user_id, ()) if wanted <= set(u.tags)), None)
+    return next(
+        (u for u in snapshot.users_by_user_id.get(user_id, ()) if wanted <= set(u.tags)), None
+    )
 
 
 def authorize_user(ctx: RequestContext, snapshot: Snapshot) -> None:
@@ -37,7 +39,9 @@ def authorize_user(ctx: RequestContext, snapshot: Snapshot) -> None:
     if expires_at is not None and time.time() >= expires_at:
         raise ProxyError(401, f"user {user_id} has expired")
     if user.allowed_paths and not path_allowed(ctx, user.allowed_paths):
-        raise ProxyError(403, f"path {ctx.request.method} {ctx.request.path} is not allowed for user {user_id}")
+        raise ProxyError(
+            403, f"path {ctx.request.method} {ctx.request.path} is not allowed for user {user_id}"
+        )
     if user.allowed_models and ctx.model and ctx.model not in user.allowed_models:
         raise ProxyError(403, f"model {ctx.model} is not allowed for user {user_id}")
     ctx.user = user

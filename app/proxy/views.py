@@ -30,7 +30,9 @@ def _proxy_request() -> ProxyRequest:
     form_fields: dict[str, str] = {}
     upload = None
     if request.mimetype == "multipart/form-data":
-        form_fields = {name: request.form[name] for name in ("model", "user") if name in request.form}
+        form_fields = {
+            name: request.form[name] for name in ("model", "user") if name in request.form
+        }
         upload = request.files["file"].stream if "file" in request.files else None
     return ProxyRequest(
         method=request.method,

@@ -104,9 +104,13 @@ class EventRepository:
         """
         if not events:
             return 0
-        with_bodies = [e for e in events if e.request_body is not None or e.response_body is not None]
+        with_bodies = [
+            e for e in events if e.request_body is not None or e.response_body is not None
+        ]
         if self._db.dialect == "postgres" and not with_bodies:
-            return max(self._db.execute(_PG_JSON_INSERT, (_json_rows(events),)), 0)  # one round trip
+            return max(
+                self._db.execute(_PG_JSON_INSERT, (_json_rows(events),)), 0
+            )  # one round trip
         inserted = 0
         with self._db.transaction() as cursor:
             if self._db.dialect == "postgres":
@@ -206,4 +210,6 @@ def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
 def _multi_row_insert(table: str, columns: Sequence[str], rows: int, key: str) -> str:
     row = f"({placeholders(len(columns))})"
     values = ", ".join([row] * rows)
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values} ON CONFLICT ({key}) DO NOTHING"
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values} ON CONFLICT ({key}) DO NOTHING"
+    )

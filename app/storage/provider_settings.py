@@ -50,9 +50,14 @@ class ProviderSettingRepository:
             cursor.execute(
                 "UPDATE provider_settings SET name = %s, updated_at = %s, setting = %s, "
                 "allowed_models = %s, cost_map = %s WHERE id = %s",
-                (setting.name, setting.updated_at, to_json(setting.setting),
-                 to_json(list(setting.allowed_models)),
-                 None if setting.cost_map is None else to_json(setting.cost_map), setting.id),
+                (
+                    setting.name,
+                    setting.updated_at,
+                    to_json(setting.setting),
+                    to_json(list(setting.allowed_models)),
+                    None if setting.cost_map is None else to_json(setting.cost_map),
+                    setting.id,
+                ),
             )
             bump_config_version(cursor)
         return setting
@@ -72,7 +77,9 @@ class ProviderSettingRepository:
         return [_row_to_setting(row) for row in rows]
 
     def all(self) -> list[ProviderSetting]:
-        rows = self._db.query(f"SELECT {_SETTING_COLUMNS} FROM provider_settings ORDER BY created_at, id")
+        rows = self._db.query(
+            f"SELECT {_SETTING_COLUMNS} FROM provider_settings ORDER BY created_at, id"
+        )
         return [_row_to_setting(row) for row in rows]
 
     def ids_for_provider(self, provider: str) -> list[str]:
@@ -117,7 +124,9 @@ class CustomProviderRepository:
         return provider
 
     def get(self, provider_id: str) -> CustomProvider | None:
-        rows = self._db.query(f"SELECT {_CUSTOM_COLUMNS} FROM custom_providers WHERE id = %s", (provider_id,))
+        rows = self._db.query(
+            f"SELECT {_CUSTOM_COLUMNS} FROM custom_providers WHERE id = %s", (provider_id,)
+        )
         return _row_to_custom(rows[0]) if rows else None
 
     def by_name(self, name: str) -> CustomProvider | None:
@@ -127,5 +136,7 @@ class CustomProviderRepository:
         return _row_to_custom(rows[0]) if rows else None
 
     def all(self) -> list[CustomProvider]:
-        rows = self._db.query(f"SELECT {_CUSTOM_COLUMNS} FROM custom_providers ORDER BY created_at, id")
+        rows = self._db.query(
+            f"SELECT {_CUSTOM_COLUMNS} FROM custom_providers ORDER BY created_at, id"
+        )
         return [_row_to_custom(row) for row in rows]

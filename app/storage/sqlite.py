@@ -90,7 +90,9 @@ class SqliteDatabase:
 
     def json_contains_all(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
         marks = ", ".join(["%s"] * len(values))
-        sql = f"(SELECT COUNT(DISTINCT value) FROM json_each({column}) WHERE value IN ({marks})) = %s"
+        sql = (
+            f"(SELECT COUNT(DISTINCT value) FROM json_each({column}) WHERE value IN ({marks})) = %s"
+        )
         return sql, [*values, len(set(values))]
 
     def json_contains_any(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:

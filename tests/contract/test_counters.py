@@ -439,15 +439,25 @@ def test_pipelined_calls_of_one_turn_share_a_round_trip_and_keep_their_answers(m
     counters = backend.open()
     flushes = []
     original = ScriptPipeline._send
-    monkeypatch.setattr(ScriptPipeline, "_send", lambda self, calls: flushes.append(len(calls)) or original(self, calls))
+    monkeypatch.setattr(
+        ScriptPipeline,
+        "_send",
+        lambda self, calls: flushes.append(len(calls)) or original(self, calls),
+    )
     rate, cost = RateLimit(KEY, 20, "m"), CostLimit(KEY, 10_000, "d")
     try:
         jobs = [gevent.spawn(counters.admit, [rate], [cost], 10, T0 + 5) for _ in range(200)]
         gevent.joinall(jobs, raise_error=True)
         results = [job.value for job in jobs]
         assert sum(isinstance(r, Reservation) for r in results) == 20
-        assert all(isinstance(r, Denial) and r.limit == rate for r in results if not isinstance(r, Reservation))
-        settles = [gevent.spawn(counters.settle, r, 7) for r in results if isinstance(r, Reservation)]
+        assert all(
+            isinstance(r, Denial) and r.limit == rate
+            for r in results
+            if not isinstance(r, Reservation)
+        )
+        settles = [
+            gevent.spawn(counters.settle, r, 7) for r in results if isinstance(r, Reservation)
+        ]
         gevent.joinall(settles, raise_error=True)
         assert counters.spend(cost, T0 + 5) == 20 * 7
         assert sum(flushes) == 220 and len(flushes) < 20
@@ -483,7 +493,9 @@ def test_a_failing_script_call_fails_alone_in_its_pipelined_round_trip() -> None
     broken, good = RateLimit("broken-key", 5, "m"), RateLimit(KEY, 5, "m")
     try:
         client.set(f"{backend.prefix}rl:broken-key:m:{T0}", "not a counter")
-        jobs = [gevent.spawn(counters.admit, [limit], [], 0, T0 + 1) for limit in (good, broken, good)]
+        jobs = [
+            gevent.spawn(counters.admit, [limit], [], 0, T0 + 1) for limit in (good, broken, good)
+        ]
         gevent.joinall(jobs)
         assert isinstance(jobs[0].value, Reservation) and isinstance(jobs[2].value, Reservation)
         assert isinstance(jobs[1].exception, redis.ResponseError)

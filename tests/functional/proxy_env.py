@@ -42,7 +42,9 @@ class ProxyEnv:
 
     def create_key(self, setting_extra=None, **key_fields) -> str:
         """A fresh OpenAI setting pointing at the fake upstream and a key on it; returns the secret."""
-        setting_id = self.create_setting("openai", {"apikey": "sk-upstream"}, **(setting_extra or {}))
+        setting_id = self.create_setting(
+            "openai", {"apikey": "sk-upstream"}, **(setting_extra or {})
+        )
         return self.create_key_on([setting_id], **key_fields)
 
     def create_setting(self, provider: str, setting: dict, **extra) -> str:
@@ -69,7 +71,9 @@ class ProxyEnv:
         return secret
 
     def patch_key(self, key_id: str, **fields) -> None:
-        response = requests.patch(f"{self.gateway.admin}/api/key-management/keys/{key_id}", json=fields, timeout=5)
+        response = requests.patch(
+            f"{self.gateway.admin}/api/key-management/keys/{key_id}", json=fields, timeout=5
+        )
         assert response.status_code == 200, response.text
         wait_for_config()
 

@@ -27,7 +27,10 @@ def test_missing_or_wrong_admin_key_is_401(protected, headers):
 
 
 def test_right_admin_key_passes_and_health_is_open(protected):
-    assert protected.get("/api/provider-settings", headers={"X-API-KEY": "s3cret-admin"}).status_code == 200
+    assert (
+        protected.get("/api/provider-settings", headers={"X-API-KEY": "s3cret-admin"}).status_code
+        == 200
+    )
     assert protected.get("/api/health").status_code == 200
 
 

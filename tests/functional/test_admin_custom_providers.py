@@ -65,7 +65,10 @@ def test_duplicate_name_is_400_whatever_the_case(admin):
     create(admin, provider="bricks")
     response = admin.post("/api/custom/providers", json=provider_body(provider="BRICKS"))
     assert response.status_code == 400
-    assert "provider" in response.get_json()["detail"] and "already exists" in response.get_json()["detail"]
+    assert (
+        "provider" in response.get_json()["detail"]
+        and "already exists" in response.get_json()["detail"]
+    )
     assert len(listed(admin)) == 1
 
 
@@ -73,7 +76,9 @@ def test_duplicate_name_is_400_whatever_the_case(admin):
 def test_builtin_names_are_refused(admin, name):
     response = admin.post("/api/custom/providers", json=provider_body(provider=name))
     assert response.status_code == 400
-    assert "built-in" in response.get_json()["detail"] and "provider" in response.get_json()["detail"]
+    assert (
+        "built-in" in response.get_json()["detail"] and "provider" in response.get_json()["detail"]
+    )
     assert listed(admin) == []
 
 
@@ -97,21 +102,40 @@ BAD_DEFINITIONS = [
     ({"route_configs": _without("path")}, "route_configs.0.path"),
     ({"route_configs": _without("target_url")}, "route_configs.0.target_url"),
     ({"route_configs": _without("model_location")}, "route_configs.0.model_location"),
-    ({"route_configs": _without("request_prompt_location")}, "route_configs.0.request_prompt_location"),
-    ({"route_configs": _without("response_completion_location")},
-     "route_configs.0.response_completion_location"),
+    (
+        {"route_configs": _without("request_prompt_location")},
+        "route_configs.0.request_prompt_location",
+    ),
+    (
+        {"route_configs": _without("response_completion_location")},
+        "route_configs.0.response_completion_location",
+    ),
     ({"route_configs": _without("stream_end_word")}, "route_configs.0.stream_end_word"),
-    ({"route_configs": _without("stream_response_completion_location")},
-     "route_configs.0.stream_response_completion_location"),
+    (
+        {"route_configs": _without("stream_response_completion_location")},
+        "route_configs.0.stream_response_completion_location",
+    ),
     ({"route_configs": _without("stream_location")}, "route_configs.0.stream_location"),
     ({"route_configs": [{**ROUTE, "path": "chat"}]}, "route_configs.0.path"),
     ({"route_configs": [{**ROUTE, "path": "/chat completions"}]}, "route_configs.0.path"),
     ({"route_configs": [{**ROUTE, "target_url": "ftp://x/y"}]}, "route_configs.0.target_url"),
-    ({"route_configs": [{**ROUTE, "target_url": "http://169.254.169.254/latest"}]}, "route_configs.0.target_url"),
-    ({"route_configs": [{**ROUTE, "target_url": "https://user:pw@x.example/"}]}, "route_configs.0.target_url"),
+    (
+        {"route_configs": [{**ROUTE, "target_url": "http://169.254.169.254/latest"}]},
+        "route_configs.0.target_url",
+    ),
+    (
+        {"route_configs": [{**ROUTE, "target_url": "https://user:pw@x.example/"}]},
+        "route_configs.0.target_url",
+    ),
     ({"route_configs": [{**ROUTE, "model_location": 5}]}, "route_configs.0.model_location"),
-    ({"route_configs": [{**ROUTE, "stream_max_empty_messages": "10"}]}, "route_configs.0.stream_max_empty_messages"),
-    ({"route_configs": [{**ROUTE, "stream_max_empty_messages": -1}]}, "route_configs.0.stream_max_empty_messages"),
+    (
+        {"route_configs": [{**ROUTE, "stream_max_empty_messages": "10"}]},
+        "route_configs.0.stream_max_empty_messages",
+    ),
+    (
+        {"route_configs": [{**ROUTE, "stream_max_empty_messages": -1}]},
+        "route_configs.0.stream_max_empty_messages",
+    ),
     ({"authentication_param": "api key"}, "authentication_param"),
     ({"authentication_param": "x:y"}, "authentication_param"),
     ({"authentication_param": "Host"}, "authentication_param"),
@@ -120,7 +144,9 @@ BAD_DEFINITIONS = [
 
 
 @pytest.mark.parametrize(("overrides", "field"), BAD_DEFINITIONS)
-def test_invalid_definitions_are_400_naming_the_field_and_store_nothing(admin, database, overrides, field):
+def test_invalid_definitions_are_400_naming_the_field_and_store_nothing(
+    admin, database, overrides, field
+):
     version = current_config_version(database)
     body = provider_body(**overrides)
     body = {k: v for k, v in body.items() if v is not None}
@@ -134,10 +160,17 @@ def test_invalid_definitions_are_400_naming_the_field_and_store_nothing(admin, d
 
 
 def test_every_missing_field_is_named_at_once(admin):
-    response = admin.post("/api/custom/providers", json=provider_body(route_configs=[{"path": "/x"}]))
+    response = admin.post(
+        "/api/custom/providers", json=provider_body(route_configs=[{"path": "/x"}])
+    )
     assert response.status_code == 400
     detail = response.get_json()["detail"]
-    for field in ("target_url", "model_location", "request_prompt_location", "response_completion_location"):
+    for field in (
+        "target_url",
+        "model_location",
+        "request_prompt_location",
+        "response_completion_location",
+    ):
         assert f"route_configs.0.{field}" in detail
 
 
@@ -160,7 +193,9 @@ def test_patch_merges_routes_by_path_and_changes_the_auth_header(admin, database
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert body["id"] == created["id"] and body["provider"] == "bricks"
-    assert body["created_at"] == created["created_at"] and body["updated_at"] >= created["updated_at"]
+    assert (
+        body["created_at"] == created["created_at"] and body["updated_at"] >= created["updated_at"]
+    )
     assert body["authentication_param"] == "x-key"
     assert body["route_configs"][0] == {**ROUTE, "target_url": "http://127.0.0.1:8080/chat"}
     assert body["route_configs"][1]["path"] == "/embed"
@@ -184,9 +219,18 @@ def test_patch_can_switch_streaming_off_and_clear_the_auth_header(admin):
 
 PATCH_ERRORS = [
     ({"route_configs": [{"path": "/new"}]}, "route_configs.1.target_url"),
-    ({"route_configs": [{"path": ROUTE["path"], "stream_end_word": ""}]}, "route_configs.0.stream_end_word"),
-    ({"route_configs": [{"path": ROUTE["path"], "target_url": "http://[fe80::1]/x"}]}, "route_configs.0.target_url"),
-    ({"route_configs": [{"path": ROUTE["path"], "model_location": ""}]}, "route_configs.0.model_location"),
+    (
+        {"route_configs": [{"path": ROUTE["path"], "stream_end_word": ""}]},
+        "route_configs.0.stream_end_word",
+    ),
+    (
+        {"route_configs": [{"path": ROUTE["path"], "target_url": "http://[fe80::1]/x"}]},
+        "route_configs.0.target_url",
+    ),
+    (
+        {"route_configs": [{"path": ROUTE["path"], "model_location": ""}]},
+        "route_configs.0.model_location",
+    ),
     ({"authentication_param": "bad header"}, "authentication_param"),
     ({"route_configs": "nope"}, "route_configs"),
 ]
@@ -224,5 +268,7 @@ def test_provider_settings_accept_a_custom_provider_and_refuse_unknown_names(adm
     assert "custom-secret" not in ok.get_data(as_text=True)
     missing_key = admin.post("/api/provider-settings", json={"provider": "bricks", "setting": {}})
     assert missing_key.status_code == 400 and "apikey" in missing_key.get_json()["detail"]
-    unknown = admin.post("/api/provider-settings", json={"provider": "bricks2", "setting": {"apikey": "k"}})
+    unknown = admin.post(
+        "/api/provider-settings", json={"provider": "bricks2", "setting": {"apikey": "k"}}
+    )
     assert unknown.status_code == 400 and "provider" in unknown.get_json()["detail"]

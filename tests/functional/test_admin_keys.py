@@ -44,7 +44,12 @@ def test_deprecated_setting_id_and_unhashed_keys(admin):
     setting = create_setting(admin)
     response = admin.put(
         "/api/key-management/keys",
-        json={"name": "raw", "key": "raw-secret", "settingId": setting["id"], "isKeyNotHashed": True},
+        json={
+            "name": "raw",
+            "key": "raw-secret",
+            "settingId": setting["id"],
+            "isKeyNotHashed": True,
+        },
     )
     assert response.status_code == 200
     assert response.get_json()["key"] == "raw-secret"
@@ -127,7 +132,11 @@ BAD_CREATES = [
     ("name with NUL", {"name": "a\x00b"}, "name"),
     ("tag with NUL", {"tags": ["ok", "\x00"]}, "tags"),
     ("unknown rate unit", {"rateLimitOverTime": 2, "rateLimitUnit": "w"}, "rateLimitUnit"),
-    ("unknown cost unit", {"costLimitInUsdOverTime": 2, "costLimitInUsdUnit": "y"}, "costLimitInUsdUnit"),
+    (
+        "unknown cost unit",
+        {"costLimitInUsdOverTime": 2, "costLimitInUsdUnit": "y"},
+        "costLimitInUsdUnit",
+    ),
     ("rate without unit", {"rateLimitOverTime": 2}, "rateLimitUnit"),
     ("unit without rate", {"rateLimitUnit": "m"}, "rateLimitOverTime"),
     ("cost over time without unit", {"costLimitInUsdOverTime": 1.5}, "costLimitInUsdUnit"),
@@ -148,7 +157,9 @@ def test_bad_key_input_is_400_naming_the_field_and_stores_nothing(admin, case, c
     setting = create_setting(admin)
     before = key_count(admin)
     if isinstance(change, str):
-        response = admin.put("/api/key-management/keys", data=change, content_type="application/json")
+        response = admin.put(
+            "/api/key-management/keys", data=change, content_type="application/json"
+        )
     else:
         body = {"name": "k", "key": "secret-1", "settingIds": [setting["id"]]}
         body.update({k: (setting["id"] if v == "__SID__" else v) for k, v in change.items()})
@@ -166,7 +177,8 @@ def test_duplicate_key_is_400_and_keeps_the_first(admin):
     setting = create_setting(admin)
     first = create_key(admin, setting["id"], key="same", name="first")
     response = admin.put(
-        "/api/key-management/keys", json={"name": "second", "key": "same", "settingIds": [setting["id"]]}
+        "/api/key-management/keys",
+        json={"name": "second", "key": "same", "settingIds": [setting["id"]]},
     )
     assert response.status_code == 400
     assert "key" in response.get_json()["detail"] and "same" not in response.get_json()["detail"]
@@ -178,7 +190,9 @@ def test_patch_validates_the_merged_limits(admin):
     key = create_key(admin, create_setting(admin)["id"])
     response = admin.patch(f"/api/key-management/keys/{key['keyId']}", json={"rateLimitUnit": "h"})
     assert response.status_code == 400 and "rateLimitOverTime" in response.get_json()["detail"]
-    response = admin.patch(f"/api/key-management/keys/{key['keyId']}", json={"settingIds": ["nope"]})
+    response = admin.patch(
+        f"/api/key-management/keys/{key['keyId']}", json={"settingIds": ["nope"]}
+    )
     assert response.status_code == 400
     assert admin.get(f"/api/key-management/keys?keyIds={key['keyId']}").get_json()[0] == key
 

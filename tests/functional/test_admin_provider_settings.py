@@ -9,7 +9,10 @@ from tests.functional.admin_helpers import OPENAI_SECRET, create_setting
 
 def test_getting_started_step_4_with_put_and_post(admin):
     for method in (admin.put, admin.post):
-        response = method("/api/provider-settings", json={"provider": "openai", "setting": {"apikey": OPENAI_SECRET}})
+        response = method(
+            "/api/provider-settings",
+            json={"provider": "openai", "setting": {"apikey": OPENAI_SECRET}},
+        )
         assert response.status_code == 200
         body = response.get_json()
         assert body["provider"] == "openai" and body["id"]
@@ -19,8 +22,12 @@ def test_getting_started_step_4_with_put_and_post(admin):
 
 
 def test_api_key_spelling_and_listing_never_show_secrets(admin):
-    a = create_setting(admin, setting={"apiKey": "sk-first"}, name="first", allowedModels=["gpt-4o"])
-    b = create_setting(admin, provider="azure", setting={"apikey": "sk-second", "resourceName": "res"})
+    a = create_setting(
+        admin, setting={"apiKey": "sk-first"}, name="first", allowedModels=["gpt-4o"]
+    )
+    b = create_setting(
+        admin, provider="azure", setting={"apikey": "sk-second", "resourceName": "res"}
+    )
     listed = admin.get("/api/provider-settings")
     assert listed.status_code == 200
     assert {s["id"] for s in listed.get_json()} == {a["id"], b["id"]}
@@ -69,7 +76,14 @@ BAD_SETTINGS = [
     ({"provider": "openai", "setting": {"apikey": "k", "url": "http://[fe80::1]:80"}}, "url"),
     ({"provider": "vllm", "setting": {"url": "http://metadata.google.internal"}}, "url"),
     ({"provider": "openai", "setting": {"apikey": "k"}, "allowedModels": "gpt-4"}, "allowedModels"),
-    ({"provider": "openai", "setting": {"apikey": "k"}, "costMap": {"promptCostPerModel": {"m": -1}}}, "costMap"),
+    (
+        {
+            "provider": "openai",
+            "setting": {"apikey": "k"},
+            "costMap": {"promptCostPerModel": {"m": -1}},
+        },
+        "costMap",
+    ),
 ]
 
 
@@ -83,10 +97,13 @@ def test_bad_settings_are_400_naming_the_field_and_store_nothing(admin, body, fi
 
 def test_patch_cannot_remove_a_required_field_or_point_at_metadata(admin):
     created = create_setting(admin)
-    response = admin.patch(f"/api/provider-settings/{created['id']}", json={"setting": {"apikey": ""}})
+    response = admin.patch(
+        f"/api/provider-settings/{created['id']}", json={"setting": {"apikey": ""}}
+    )
     assert response.status_code == 400
     response = admin.patch(
-        f"/api/provider-settings/{created['id']}", json={"setting": {"url": "http://169.254.169.254"}}
+        f"/api/provider-settings/{created['id']}",
+        json={"setting": {"url": "http://169.254.169.254"}},
     )
     assert response.status_code == 400
     assert admin.get("/api/provider-settings").get_json()[0]["setting"] == {"apikey": "********"}
@@ -100,7 +117,9 @@ def test_an_unreachable_database_is_503_in_the_admin_shape(settings):
     dead = PostgresDatabase({"host": "127.0.0.1", "port": free_port(), "user": "postgres",
                              "dbname": "test", "connect_timeout": 1})  # fmt: skip
     client = create_app("admin", settings, dead).test_client()
-    response = client.post("/api/provider-settings", json={"provider": "openai", "setting": {"apikey": "sk-x"}})
+    response = client.post(
+        "/api/provider-settings", json={"provider": "openai", "setting": {"apikey": "sk-x"}}
+    )
     assert response.status_code == 503
     body = response.get_json()
     assert body["type"] == "/errors/storage" and body["status"] == 503

@@ -20,7 +20,9 @@ CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    with running_proxy(tmp_path_factory.mktemp("keepalive"), GUNICORN_KEEPALIVE=str(KEEPALIVE_S)) as proxy:
+    with running_proxy(
+        tmp_path_factory.mktemp("keepalive"), GUNICORN_KEEPALIVE=str(KEEPALIVE_S)
+    ) as proxy:
         yield proxy
 
 
@@ -45,7 +47,9 @@ def test_an_idle_keep_alive_connection_is_closed_after_keepalive(env):
 
 def test_a_request_that_never_ends_its_headers_is_dropped(env):
     with _connect(env) as sock:
-        sock.sendall(b"POST /api/providers/openai/v1/chat/completions HTTP/1.1\r\nHost: gateway\r\n")
+        sock.sendall(
+            b"POST /api/providers/openai/v1/chat/completions HTTP/1.1\r\nHost: gateway\r\n"
+        )
         assert _seconds_until_closed(sock) < KEEPALIVE_S + 3
 
 

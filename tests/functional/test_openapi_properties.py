@@ -18,8 +18,13 @@ def _app():
     migrate(db)
     app = create_app("admin", Settings(), db)
     client = app.test_client()
-    setting = client.put("/api/provider-settings", json={"provider": "openai", "setting": {"apikey": "k"}})
-    client.put("/api/key-management/keys", json={"name": "n", "key": "k", "settingIds": [setting.get_json()["id"]]})
+    setting = client.put(
+        "/api/provider-settings", json={"provider": "openai", "setting": {"apikey": "k"}}
+    )
+    client.put(
+        "/api/key-management/keys",
+        json={"name": "n", "key": "k", "settingIds": [setting.get_json()["id"]]},
+    )
     return app
 
 
@@ -32,5 +37,10 @@ schema = schemathesis.openapi.from_wsgi("/api/openapi.json", _app())
 def test_no_server_errors_and_responses_match_the_schema(case):
     response = case.call()
     assert response.status_code < 500, response.text
-    case.validate_response(response, checks=[schemathesis.checks.not_a_server_error,
-                                             schemathesis.checks.response_schema_conformance])
+    case.validate_response(
+        response,
+        checks=[
+            schemathesis.checks.not_a_server_error,
+            schemathesis.checks.response_schema_conformance,
+        ],
+    )

@@ -98,4 +98,7 @@ def test_requests_admitted_without_their_limits_are_logged_once_and_counted(tmp_
         assert _call(env, key).status_code == 200
         output = env.gateway.output
     assert output.count("counters unavailable, admitting requests without their limits") == 1
-    assert "5 requests were admitted without their limits meanwhile (5 since this worker started)" in output
+    assert (
+        "5 requests were admitted without their limits meanwhile (5 since this worker started)"
+        in output
+    )

@@ -29,7 +29,9 @@ def request_body(case: dict) -> dict:
     body = {"model": case["model"], "stream": True, "max_tokens": 64,
             "messages": [{"role": "user", "content": "What is the capital of France?"}]}  # fmt: skip
     if case["provider"] != "anthropic":
-        body["stream_options"] = {"include_usage": True}  # asked for: the usage chunk reaches the client
+        body["stream_options"] = {
+            "include_usage": True
+        }  # asked for: the usage chunk reaches the client
     return body
 
 
@@ -58,7 +60,9 @@ def relay(env, case: dict, chunks: list[bytes]):
     env.upstream.reset()
     env.upstream.script("", lambda _req: Reply(headers=SSE_HEADERS, chunks=[*chunks]))
     extra = {"costMap": case["costMap"]} if "costMap" in case else {}
-    setting = env.create_setting(case["provider"], {"apikey": "upstream-secret", "resourceName": "r"}, **extra)
+    setting = env.create_setting(
+        case["provider"], {"apikey": "upstream-secret", "resourceName": "r"}, **extra
+    )
     key = env.create_key_on([setting])
     with requests.post(f"{env.gateway.proxy}{case['path']}", json=request_body(case),
                        headers={"x-api-key": key}, stream=True, timeout=10) as response:  # fmt: skip
@@ -69,6 +73,10 @@ def relay(env, case: dict, chunks: list[bytes]):
 
 
 def assert_usage_recorded(event, case: dict) -> None:
-    assert (event.model, event.prompt_token_count, event.completion_token_count, event.token_count_source) == (
-        case["model"], case["prompt_tokens"], case["completion_tokens"], "provider")
+    assert (
+        event.model,
+        event.prompt_token_count,
+        event.completion_token_count,
+        event.token_count_source,
+    ) == (case["model"], case["prompt_tokens"], case["completion_tokens"], "provider")
     assert event.cost_micros == case["cost_micros"], case["why"]

@@ -21,8 +21,13 @@ TOOLS = [{
     "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
 }]  # fmt: skip
 PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
-IMAGE_BLOCK = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PIXEL}}
-MESSAGES = [{"role": "user", "content": [{"type": "text", "text": "What is in this image?"}, IMAGE_BLOCK]}]
+IMAGE_BLOCK = {
+    "type": "image",
+    "source": {"type": "base64", "media_type": "image/png", "data": PIXEL},
+}
+MESSAGES = [
+    {"role": "user", "content": [{"type": "text", "text": "What is in this image?"}, IMAGE_BLOCK]}
+]
 SYSTEM = [{"type": "text", "text": "You are terse.", "cache_control": {"type": "ephemeral"}}]
 
 
@@ -68,10 +73,17 @@ def test_anthropic_sdk_message_with_system_tools_and_image(env):
     assert received.headers["anthropic-version"] == "2023-06-01"
     assert "authorization" not in received.headers
     assert received.json["system"] == SYSTEM and received.json["tools"] == TOOLS
-    assert received.json["messages"] == MESSAGES and received.json["metadata"] == {"user_id": "user-7"}
+    assert received.json["messages"] == MESSAGES and received.json["metadata"] == {
+        "user_id": "user-7"
+    }
     assert_never_forwarded(env, key)
     [event] = env.events(env.last_key["keyId"], 1)
-    assert (event.provider, event.model, event.status, event.user_id) == ("anthropic", "claude-3-5-haiku-20241022", 200, "user-7")
+    assert (event.provider, event.model, event.status, event.user_id) == (
+        "anthropic",
+        "claude-3-5-haiku-20241022",
+        200,
+        "user-7",
+    )
     assert (event.prompt_token_count, event.completion_token_count) == (30, 12)
     assert event.cost_micros == 72  # claude-3-5-haiku: 30 x $0.80/M + 12 x $4/M = 72 micro-dollars
 
@@ -87,9 +99,15 @@ def test_anthropic_sdk_stream_keeps_event_names_and_records_usage(env):
     assert kinds[0] == "message_start" and kinds[-1] == "message_stop"
     assert {"content_block_delta", "message_delta"} <= set(kinds)
     assert final.usage.input_tokens == 21 and final.usage.output_tokens == 9
-    assert env.upstream.last.json["stream"] is True and env.upstream.last.json["system"] == "Be brief."
+    assert (
+        env.upstream.last.json["stream"] is True and env.upstream.last.json["system"] == "Be brief."
+    )
     [event] = env.events(env.last_key["keyId"], 1)
-    assert (event.prompt_token_count, event.completion_token_count, event.token_count_source) == (21, 9, "provider")
+    assert (event.prompt_token_count, event.completion_token_count, event.token_count_source) == (
+        21,
+        9,
+        "provider",
+    )
     assert event.cost_micros == 198  # claude-sonnet-4: 21 x $3/M + 9 x $15/M
 
 
@@ -109,12 +127,20 @@ def test_anthropic_body_is_forwarded_byte_for_byte_with_the_key_from_authorizati
 
 
 def test_anthropic_rate_limit_applies_as_for_openai(env):
-    key = provider_key(env, "anthropic", {"apikey": "sk-ant-upstream"}, rateLimitOverTime=1, rateLimitUnit="m")
+    key = provider_key(
+        env, "anthropic", {"apikey": "sk-ant-upstream"}, rateLimitOverTime=1, rateLimitUnit="m"
+    )
     start_of_a_fresh_minute()
     client = anthropic_client(env, key)
-    client.messages.create(model="claude-3-haiku-20240307", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
+    client.messages.create(
+        model="claude-3-haiku-20240307", max_tokens=5, messages=[{"role": "user", "content": "hi"}]
+    )
     with pytest.raises(anthropic.RateLimitError) as caught:
-        client.messages.create(model="claude-3-haiku-20240307", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
+        client.messages.create(
+            model="claude-3-haiku-20240307",
+            max_tokens=5,
+            messages=[{"role": "user", "content": "hi"}],
+        )
     assert caught.value.response.headers["Retry-After"]
     assert len(env.upstream.requests) == 1
 
@@ -130,8 +156,12 @@ def azure_client(env, key: str) -> openai.AzureOpenAI:
 def test_azure_client_chat_streaming_and_not_and_embeddings(env):
     key = provider_key(env, "azure", {"apikey": "az-upstream", "resourceName": "myresource"})
     client = azure_client(env, key)
-    env.upstream.configure(response_model="gpt-4o-2024-08-06", usage={"prompt_tokens": 12, "completion_tokens": 8})
-    reply = client.chat.completions.create(model="chat-dep", messages=[{"role": "user", "content": "hi"}])
+    env.upstream.configure(
+        response_model="gpt-4o-2024-08-06", usage={"prompt_tokens": 12, "completion_tokens": 8}
+    )
+    reply = client.chat.completions.create(
+        model="chat-dep", messages=[{"role": "user", "content": "hi"}]
+    )
     assert reply.choices[0].message.content == "Hello from the fake upstream."
     received = env.upstream.last
     assert received.path == "/openai/deployments/chat-dep/chat/completions"
@@ -139,14 +169,18 @@ def test_azure_client_chat_streaming_and_not_and_embeddings(env):
     assert received.headers["api-key"] == "az-upstream" and "authorization" not in received.headers
     chunks = list(client.chat.completions.create(model="chat-dep", stream=True,
                                                  messages=[{"role": "user", "content": "hi"}]))  # fmt: skip
-    assert all(chunk.usage is None for chunk in chunks), "the usage chunk the gateway asked for is hidden"
+    assert all(chunk.usage is None for chunk in chunks), (
+        "the usage chunk the gateway asked for is hidden"
+    )
     env.upstream.configure(response_model="text-embedding-3-small", usage={"prompt_tokens": 50})
     embedded = client.embeddings.create(model="embed-dep", input="hello")
     assert len(embedded.data[0].embedding) == 8
     assert env.upstream.last.path == "/openai/deployments/embed-dep/embeddings"
     assert_never_forwarded(env, key)
     events = env.events(env.last_key["keyId"], 3)
-    assert [(e.model, e.prompt_token_count, e.completion_token_count, e.cost_micros) for e in events] == [
+    assert [
+        (e.model, e.prompt_token_count, e.completion_token_count, e.cost_micros) for e in events
+    ] == [
         ("gpt-4o-2024-08-06", 12, 8, 110),  # 12 x $2.50/M + 8 x $10/M
         ("gpt-4o-2024-08-06", 12, 8, 110),
         ("text-embedding-3-small", 50, 0, 1),  # 50 x $0.02/M, rounded up
@@ -167,8 +201,12 @@ def test_azure_without_api_version_is_400_and_reaches_nothing(env):
 
 def test_openai_sdk_on_vllm_without_apikey_sends_no_credential(env):
     key = provider_key(env, "vllm", {})
-    client = openai.OpenAI(api_key=key, base_url=f"{env.gateway.proxy}/api/providers/vllm/v1", max_retries=0)
-    reply = client.chat.completions.create(model="my-llama", messages=[{"role": "user", "content": "hi"}])
+    client = openai.OpenAI(
+        api_key=key, base_url=f"{env.gateway.proxy}/api/providers/vllm/v1", max_retries=0
+    )
+    reply = client.chat.completions.create(
+        model="my-llama", messages=[{"role": "user", "content": "hi"}]
+    )
     assert reply.choices[0].message.content
     chunks = list(client.completions.create(model="my-llama", prompt="hi", stream=True))
     assert chunks
@@ -183,7 +221,9 @@ def test_openai_sdk_on_vllm_with_apikey_and_cost_map(env):
     setting = env.create_setting("vllm", {"apikey": "vllm-secret"},
                                  costMap={"promptCostPerModel": {"my-llama": 1}, "completionCostPerModel": {"my-llama": 2}})  # fmt: skip
     key = env.create_key_on([setting])
-    client = openai.OpenAI(api_key=key, base_url=f"{env.gateway.proxy}/api/providers/vllm/v1", max_retries=0)
+    client = openai.OpenAI(
+        api_key=key, base_url=f"{env.gateway.proxy}/api/providers/vllm/v1", max_retries=0
+    )
     client.chat.completions.create(model="my-llama", messages=[{"role": "user", "content": "hi"}])
     assert env.upstream.last.headers["authorization"] == "Bearer vllm-secret"
     [event] = env.events(env.last_key["keyId"], 1)
@@ -192,13 +232,22 @@ def test_openai_sdk_on_vllm_with_apikey_and_cost_map(env):
 
 def test_openai_sdk_on_deepinfra(env):
     key = provider_key(env, "deepinfra", {"apikey": "di-secret"})
-    client = openai.OpenAI(api_key=key, base_url=f"{env.gateway.proxy}/api/providers/deepinfra/v1", max_retries=0)
+    client = openai.OpenAI(
+        api_key=key, base_url=f"{env.gateway.proxy}/api/providers/deepinfra/v1", max_retries=0
+    )
     model = "meta-llama/Meta-Llama-3.1-8B-Instruct"
     client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
-    list(client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}], stream=True))
+    list(
+        client.chat.completions.create(
+            model=model, messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+    )
     client.embeddings.create(model="BAAI/bge-large-en-v1.5", input=["a", "b"])
     assert [r.path for r in env.upstream.requests] == [
-        "/v1/openai/chat/completions", "/v1/openai/chat/completions", "/v1/openai/embeddings"]
+        "/v1/openai/chat/completions",
+        "/v1/openai/chat/completions",
+        "/v1/openai/embeddings",
+    ]
     assert {r.headers["authorization"] for r in env.upstream.requests} == {"Bearer di-secret"}
     assert_never_forwarded(env, key)
     events = env.events(env.last_key["keyId"], 3)
@@ -233,7 +282,9 @@ def test_a_setting_never_answers_another_providers_path(env):
                                   "/api/providers/azure/openai/deployments/d/images/generations"])  # fmt: skip
 def test_unknown_provider_or_operation_is_404_and_reaches_nothing(env, path):
     key = provider_key(env, "anthropic", {"apikey": "sk-ant-upstream"})
-    response = requests.post(f"{env.gateway.proxy}{path}?api-version=1", json={}, headers={"x-api-key": key}, timeout=10)
+    response = requests.post(
+        f"{env.gateway.proxy}{path}?api-version=1", json={}, headers={"x-api-key": key}, timeout=10
+    )
     assert response.status_code == 404
     assert response.json()["error"]["message"] == "[BricksLLM] route not supported"
     assert env.upstream.requests == []

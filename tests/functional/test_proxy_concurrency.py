@@ -53,7 +53,9 @@ def test_50_concurrent_priced_calls_never_push_spend_over_the_limit(env):
     env.upstream.reset()
     # Each call costs exactly $0.015: 25,000 output tokens of gpt-4o-mini at $0.60/M, which the
     # client announces as max_tokens, so the reservation knows it before the call.
-    env.upstream.configure(usage={"prompt_tokens": 0, "completion_tokens": 25_000, "total_tokens": 25_000})
+    env.upstream.configure(
+        usage={"prompt_tokens": 0, "completion_tokens": 25_000, "total_tokens": 25_000}
+    )
     key = env.create_key(costLimitInUsd=0.15)
     body = {**CHAT, "max_tokens": 25_000}
     statuses = []
@@ -78,14 +80,19 @@ def test_the_next_call_on_another_connection_sees_the_settled_spend(tmp_path):
         tmp_path, REDIS_HOSTS="127.0.0.1", REDIS_PORT=str(slow_settlements.port), GUNICORN_WORKERS="2",
     ) as env:  # fmt: skip
         # Each call costs $0.15 (1M prompt tokens of gpt-4o-mini) under a $0.10 limit.
-        env.upstream.configure(usage={"prompt_tokens": 1_000_000, "completion_tokens": 0, "total_tokens": 1_000_000})
+        env.upstream.configure(
+            usage={"prompt_tokens": 1_000_000, "completion_tokens": 0, "total_tokens": 1_000_000}
+        )
         key = env.create_key(costLimitInUsd=0.1)
         body = json.dumps(CHAT).encode()
         request = (b"POST /api/providers/openai/v1/chat/completions HTTP/1.1\r\nHost: gateway\r\n"
                    b"Authorization: Bearer " + key.encode() + b"\r\nContent-Type: application/json\r\n"
                    b"Content-Length: %d\r\n\r\n%s" % (len(body), body))  # fmt: skip
         address = ("127.0.0.1", env.gateway.proxy_port)
-        with socket.create_connection(address, timeout=5) as first, socket.create_connection(address, timeout=5) as second:
+        with (
+            socket.create_connection(address, timeout=5) as first,
+            socket.create_connection(address, timeout=5) as second,
+        ):
             first.sendall(request)
             assert _status_of_whole_answer(first) == 200
             second.sendall(request)  # the moment the first answer is complete
@@ -99,7 +106,11 @@ def _status_of_whole_answer(sock: socket.socket) -> int:
     while b"\r\n\r\n" not in received:
         received += sock.recv(65536)
     head, _, body = received.partition(b"\r\n\r\n")
-    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:"))
+    length = next(
+        int(line.split(b":")[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
     while len(body) < length:
         body += sock.recv(65536)
     return int(head.split(b" ")[1])
@@ -112,8 +123,12 @@ def test_redis_down_fails_rate_limits_open_and_cost_limits_closed(tmp_path):
         rate_key = env.create_key(rateLimitOverTime=5, rateLimitUnit="m")
         cost_key = env.create_key(costLimitInUsd=5)
         url = f"{env.base_url}/chat/completions"
-        rate = requests.post(url, json=CHAT, headers={"Authorization": f"Bearer {rate_key}"}, timeout=5)
-        cost = requests.post(url, json=CHAT, headers={"Authorization": f"Bearer {cost_key}"}, timeout=5)
+        rate = requests.post(
+            url, json=CHAT, headers={"Authorization": f"Bearer {rate_key}"}, timeout=5
+        )
+        cost = requests.post(
+            url, json=CHAT, headers={"Authorization": f"Bearer {cost_key}"}, timeout=5
+        )
     assert rate.status_code == 200
     assert cost.status_code == 503 and "limits cannot be checked" in cost.json()["error"]["message"]
     assert cost.elapsed.total_seconds() < 2

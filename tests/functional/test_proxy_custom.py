@@ -43,13 +43,26 @@ def generate(env, key: str, stream: bool, **headers: str) -> requests.Response:
 
 
 def test_a_custom_provider_answers_and_records_tokens_priced_by_the_cost_map(env):
-    key = key_for(env, costMap={"promptCostPerModel": {"llama-3-8b": 1}, "completionCostPerModel": {"llama-3-8b": 2}})
+    key = key_for(
+        env,
+        costMap={
+            "promptCostPerModel": {"llama-3-8b": 1},
+            "completionCostPerModel": {"llama-3-8b": 2},
+        },
+    )
     env.upstream.script("/tgi/generate", lambda _req: {"generated_text": "there was a dragon."})
     response = generate(env, key, stream=False, **{"X-Api-Token": "client-forged"})
-    assert response.status_code == 200 and response.json() == {"generated_text": "there was a dragon."}
+    assert response.status_code == 200 and response.json() == {
+        "generated_text": "there was a dragon."
+    }
     received = env.upstream.last
-    assert received.path == "/tgi/generate" and received.query_params == {"version": ["2"], "trace": ["1"]}
-    assert received.headers["x-api-token"] == "tgi-secret", "the client's header of that name is dropped"
+    assert received.path == "/tgi/generate" and received.query_params == {
+        "version": ["2"],
+        "trace": ["1"],
+    }
+    assert received.headers["x-api-token"] == "tgi-secret", (
+        "the client's header of that name is dropped"
+    )
     assert "authorization" not in received.headers and key not in received.body.decode()
     [event] = env.events(env.last_key["keyId"], 1)
     assert (event.provider, event.model, event.token_count_source) == ("tgi", "llama-3-8b", "local")
@@ -58,10 +71,20 @@ def test_a_custom_provider_answers_and_records_tokens_priced_by_the_cost_map(env
 
 
 def test_a_custom_provider_streams_its_golden_transcript_until_the_end_word(env):
-    key = key_for(env, costMap={"promptCostPerModel": {"llama-3-8b": 1}, "completionCostPerModel": {"llama-3-8b": 2}})
-    transcript = (Path(__file__).resolve().parents[1] / "data" / "transcripts" / "custom_generate.sse").read_bytes()
+    key = key_for(
+        env,
+        costMap={
+            "promptCostPerModel": {"llama-3-8b": 1},
+            "completionCostPerModel": {"llama-3-8b": 2},
+        },
+    )
+    transcript = (
+        Path(__file__).resolve().parents[1] / "data" / "transcripts" / "custom_generate.sse"
+    ).read_bytes()
     events, _ = split_sse_events(transcript)
-    env.upstream.script("/tgi/generate", lambda _req: Reply(headers=dict(SSE_HEADERS), chunks=events))
+    env.upstream.script(
+        "/tgi/generate", lambda _req: Reply(headers=dict(SSE_HEADERS), chunks=events)
+    )
     with generate(env, key, stream=True) as response:
         assert response.status_code == 200
         received = b"".join(response.iter_content(None))
@@ -75,6 +98,11 @@ def test_a_custom_provider_streams_its_golden_transcript_until_the_end_word(env)
 def test_unknown_custom_provider_or_route_is_404_and_reaches_nothing(env):
     key = key_for(env)
     for path in ("/api/custom/providers/nope/generate", "/api/custom/providers/tgi/other"):
-        response = requests.post(f"{env.gateway.proxy}{path}", json={}, headers={"x-api-key": key}, timeout=10)
-        assert response.status_code == 404 and response.json()["error"]["message"] == "[BricksLLM] route not supported"
+        response = requests.post(
+            f"{env.gateway.proxy}{path}", json={}, headers={"x-api-key": key}, timeout=10
+        )
+        assert (
+            response.status_code == 404
+            and response.json()["error"]["message"] == "[BricksLLM] route not supported"
+        )
     assert env.upstream.requests == []

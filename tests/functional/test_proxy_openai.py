@@ -64,10 +64,16 @@ def test_sdk_non_streaming_and_streaming_report_exact_usage(env):
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) != ""
     assert all(c.usage is None for c in chunks), "the usage chunk the gateway asked for is hidden"
     assert env.upstream.last.json["stream_options"] == {"include_usage": True}
-    with_usage = list(client.chat.completions.create(**CHAT, stream=True, stream_options={"include_usage": True}))
+    with_usage = list(
+        client.chat.completions.create(**CHAT, stream=True, stream_options={"include_usage": True})
+    )
     assert with_usage[-1].usage.prompt_tokens == 11
     events = env.events(env.last_key["keyId"], 3)
-    assert [(e.prompt_token_count, e.completion_token_count) for e in events] == [(7, 3), (11, 5), (11, 5)]
+    assert [(e.prompt_token_count, e.completion_token_count) for e in events] == [
+        (7, 3),
+        (11, 5),
+        (11, 5),
+    ]
     assert {e.token_count_source for e in events} == {"provider"}
     client.close()
 
@@ -90,7 +96,9 @@ def test_third_call_in_a_minute_gets_429_with_retry_after(env):
 
 
 def test_spend_limit_refuses_once_spent_and_raising_it_lets_the_key_work(env):
-    env.upstream.configure(usage={"prompt_tokens": 1_000_000, "completion_tokens": 0, "total_tokens": 1_000_000})
+    env.upstream.configure(
+        usage={"prompt_tokens": 1_000_000, "completion_tokens": 0, "total_tokens": 1_000_000}
+    )
     key = env.create_key(costLimitInUsd=0.2)  # one call costs $0.15 with gpt-4o-mini
     client = sdk(env, key)
     client.chat.completions.create(**CHAT)
@@ -112,14 +120,19 @@ def test_a_model_without_a_price_is_free_unless_a_cost_limit_needs_one(env):
                              headers={"Authorization": f"Bearer {free_key}"}, timeout=5)  # fmt: skip
     assert response.status_code == 200
     [event] = env.events(env.last_key["keyId"], 1)
-    assert (event.model, event.cost_micros, event.prompt_token_count) == ("my-finetune-without-a-price", 0, 10)
+    assert (event.model, event.cost_micros, event.prompt_token_count) == (
+        "my-finetune-without-a-price",
+        0,
+        10,
+    )
 
     limited_key = env.create_key(costLimitInUsd=1)
     refused = requests.post(f"{env.base_url}/chat/completions", json=unknown,
                             headers={"Authorization": f"Bearer {limited_key}"}, timeout=5)  # fmt: skip
     assert refused.status_code == 400
     assert refused.json()["error"]["message"] == (
-        "[BricksLLM] model my-finetune-without-a-price has no price and this key has a cost limit")
+        "[BricksLLM] model my-finetune-without-a-price has no price and this key has a cost limit"
+    )
     assert len(env.upstream.requests) == 1  # the refused call went nowhere
 
     # A price in the setting's costMap (USD per 1K tokens) lets the limited key call it.
@@ -136,7 +149,9 @@ def test_a_model_without_a_price_is_free_unless_a_cost_limit_needs_one(env):
     assert [(e.status, e.cost_micros) for e in events] == [(400, 0), (200, 10 * 10 + 20 * 20)]
 
 
-@pytest.mark.parametrize("path", ["/api/providers/openai/v1/nope", "/v1/chat/completions", "/api/providers/unknown/v1/x"])
+@pytest.mark.parametrize(
+    "path", ["/api/providers/openai/v1/nope", "/v1/chat/completions", "/api/providers/unknown/v1/x"]
+)
 def test_unknown_paths_are_404_and_reach_nothing(env, path):
     key = env.create_key()
     response = requests.post(f"{env.gateway.proxy}{path}", json=CHAT,
@@ -151,10 +166,17 @@ def test_keys_are_checked_header_by_header(env):
     url = f"{env.base_url}/chat/completions"
     assert requests.post(url, json=CHAT, headers={"x-api-key": key}, timeout=5).status_code == 200
     assert requests.post(url, json=CHAT, headers={"api-key": key}, timeout=5).status_code == 200
-    wrong_first = requests.post(url, json=CHAT, headers={"x-api-key": "nope", "Authorization": f"Bearer {key}"}, timeout=5)
+    wrong_first = requests.post(
+        url, json=CHAT, headers={"x-api-key": "nope", "Authorization": f"Bearer {key}"}, timeout=5
+    )
     assert wrong_first.status_code == 401 and "nope" not in wrong_first.text
     stored_hash = env.last_key["key"]
-    assert requests.post(url, json=CHAT, headers={"Authorization": f"Bearer {stored_hash}"}, timeout=5).status_code == 401
+    assert (
+        requests.post(
+            url, json=CHAT, headers={"Authorization": f"Bearer {stored_hash}"}, timeout=5
+        ).status_code
+        == 401
+    )
     assert requests.post(url, json=CHAT, timeout=5).status_code == 401
 
 
@@ -164,7 +186,9 @@ def test_a_key_stored_unhashed_authenticates_by_its_raw_value(env):
     url = f"{env.base_url}/chat/completions"
     assert requests.post(url, json=CHAT, headers={"x-api-key": key}, timeout=5).status_code == 200
     hashed = hashlib.sha256(key.encode()).hexdigest()
-    assert requests.post(url, json=CHAT, headers={"x-api-key": hashed}, timeout=5).status_code == 401
+    assert (
+        requests.post(url, json=CHAT, headers={"x-api-key": hashed}, timeout=5).status_code == 401
+    )
     [event] = env.events(env.last_key["keyId"], 1)
     assert event.status == 200
 
@@ -172,17 +196,29 @@ def test_a_key_stored_unhashed_authenticates_by_its_raw_value(env):
 def test_revoked_and_expired_keys_get_401(env):
     key = env.create_key()
     env.patch_key(env.last_key["keyId"], revoked=True)
-    response = requests.post(f"{env.base_url}/chat/completions", json=CHAT, headers={"Authorization": f"Bearer {key}"}, timeout=5)
+    response = requests.post(
+        f"{env.base_url}/chat/completions",
+        json=CHAT,
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=5,
+    )
     assert response.status_code == 401 and "revoked" in response.json()["error"]["message"]
     expiring = env.create_key(ttl="1s")
     time.sleep(1.2)
-    response = requests.post(f"{env.base_url}/chat/completions", json=CHAT, headers={"Authorization": f"Bearer {expiring}"}, timeout=5)
+    response = requests.post(
+        f"{env.base_url}/chat/completions",
+        json=CHAT,
+        headers={"Authorization": f"Bearer {expiring}"},
+        timeout=5,
+    )
     assert response.status_code == 401 and "expired" in response.json()["error"]["message"]
     assert env.upstream.requests == []
 
 
 def test_every_rejection_leaves_exactly_one_event(env):
-    key = env.create_key(allowedPaths=[{"path": "/api/providers/openai/v1/embeddings", "method": "POST"}])
+    key = env.create_key(
+        allowedPaths=[{"path": "/api/providers/openai/v1/embeddings", "method": "POST"}]
+    )
     run = uuid.uuid4().hex
     calls = {
         "unknown-key": ("/api/providers/openai/v1/chat/completions", "gw-not-a-key", 401),
@@ -191,8 +227,13 @@ def test_every_rejection_leaves_exactly_one_event(env):
         "unknown-route": ("/api/providers/openai/v1/nope", key, 404),
     }
     for name, (path, secret, status) in calls.items():
-        headers = {"X-CUSTOM-EVENT-ID": f"{run}-{name}", **({"x-api-key": secret} if secret else {})}
-        response = requests.post(f"{env.gateway.proxy}{path}", json=CHAT, headers=headers, timeout=5)
+        headers = {
+            "X-CUSTOM-EVENT-ID": f"{run}-{name}",
+            **({"x-api-key": secret} if secret else {}),
+        }
+        response = requests.post(
+            f"{env.gateway.proxy}{path}", json=CHAT, headers=headers, timeout=5
+        )
         assert response.status_code == status, name
     assert env.upstream.requests == []
     deadline = time.monotonic() + 5
@@ -204,17 +245,33 @@ def test_every_rejection_leaves_exactly_one_event(env):
         time.sleep(0.1)
     for name, (path, _, status) in calls.items():
         [event] = found[name]
-        assert (event["status"], event["path"], event["custom_id"]) == (status, path, f"{run}-{name}"), name
+        assert (event["status"], event["path"], event["custom_id"]) == (
+            status,
+            path,
+            f"{run}-{name}",
+        ), name
     assert found["forbidden-path"][0]["key_id"] == env.last_key["keyId"]
     assert found["unknown-key"][0]["key_id"] == ""
 
 
 def test_allowed_paths_and_models_are_403(env):
-    key = env.create_key(allowedPaths=[{"path": "/api/providers/openai/v1/embeddings", "method": "POST"}])
-    response = requests.post(f"{env.base_url}/chat/completions", json=CHAT, headers={"Authorization": f"Bearer {key}"}, timeout=5)
+    key = env.create_key(
+        allowedPaths=[{"path": "/api/providers/openai/v1/embeddings", "method": "POST"}]
+    )
+    response = requests.post(
+        f"{env.base_url}/chat/completions",
+        json=CHAT,
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=5,
+    )
     assert response.status_code == 403
     key = env.create_key(setting_extra={"allowedModels": ["gpt-4o"]})
-    response = requests.post(f"{env.base_url}/chat/completions", json=CHAT, headers={"Authorization": f"Bearer {key}"}, timeout=5)
+    response = requests.post(
+        f"{env.base_url}/chat/completions",
+        json=CHAT,
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=5,
+    )
     assert response.status_code == 403 and "gpt-4o-mini" in response.json()["error"]["message"]
     assert env.upstream.requests == []
 
@@ -235,15 +292,29 @@ def test_headers_for_one_hop_or_for_the_gateway_stay_and_the_rest_pass_both_ways
     sent = env.upstream.last.headers
     assert (sent["openai-organization"], sent["x-client-tag"]) == ("org-1", "t")
     assert sent["authorization"] == "Bearer sk-upstream"
-    for name in ("x-client-hop", "proxy-authorization", "cookie", "x-request-timeout", "x-metadata", "te"):
+    for name in (
+        "x-client-hop",
+        "proxy-authorization",
+        "cookie",
+        "x-request-timeout",
+        "x-metadata",
+        "te",
+    ):
         assert name not in sent, name
-    assert (response.headers["x-request-id"], response.headers["openai-processing-ms"]) == ("req-123", "12")
+    assert (response.headers["x-request-id"], response.headers["openai-processing-ms"]) == (
+        "req-123",
+        "12",
+    )
     assert "X-Upstream-Hop" not in response.headers and "Proxy-Authenticate" not in response.headers
 
 
 def test_pass_through_keeps_query_multipart_and_upstream_errors(env):
     key = env.create_key()
-    headers = {"Authorization": f"Bearer {key}", "X-CUSTOM-EVENT-ID": "cid-1", "X-METADATA": '{"team": "a"}'}
+    headers = {
+        "Authorization": f"Bearer {key}",
+        "X-CUSTOM-EVENT-ID": "cid-1",
+        "X-METADATA": '{"team": "a"}',
+    }
     listed = requests.get(f"{env.base_url}/files?purpose=batch&limit=2", headers=headers, timeout=5)
     assert listed.status_code == 200 and env.upstream.last.query == "purpose=batch&limit=2"
     assert "x-custom-event-id" not in env.upstream.last.headers
@@ -253,8 +324,12 @@ def test_pass_through_keeps_query_multipart_and_upstream_errors(env):
     assert env.upstream.last.files["file"].content == b'{"a": 1}\n'
     assert env.upstream.last.body == upload.request.body
     env.upstream.fail_next(429, body={"error": {"message": "upstream says slow down"}})
-    failed = requests.post(f"{env.base_url}/chat/completions", json=CHAT, headers=headers, timeout=5)
-    assert failed.status_code == 429 and failed.json()["error"]["message"] == "upstream says slow down"
+    failed = requests.post(
+        f"{env.base_url}/chat/completions", json=CHAT, headers=headers, timeout=5
+    )
+    assert (
+        failed.status_code == 429 and failed.json()["error"]["message"] == "upstream says slow down"
+    )
     events = env.events(env.last_key["keyId"], 3)
     assert [e.status for e in events] == [200, 200, 429]
     assert events[0].custom_id == "cid-1" and events[0].metadata == {"team": "a"}
@@ -299,5 +374,7 @@ def test_a_chunked_request_body_reaches_the_upstream_whole(env):
     parts = (body[i : i + 8192] for i in range(0, len(body), 8192))  # no Content-Length: chunked
     response = requests.post(f"{env.base_url}/chat/completions", data=parts, timeout=10,
                              headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})  # fmt: skip
-    assert response.status_code == 200 and response.headers["Content-Length"] == str(len(response.content))
+    assert response.status_code == 200 and response.headers["Content-Length"] == str(
+        len(response.content)
+    )
     assert env.upstream.last.body == body

@@ -45,7 +45,9 @@ def test_x_request_timeout_answers_504_when_the_upstream_is_slower(env, header):
     assert response.status_code == 504
     assert response.json()["error"]["message"] == "[BricksLLM] upstream did not answer in time"
     assert 0.25 < took < 1.0
-    assert env.upstream.wait_closed_early() is not None, "the upstream call is abandoned, not left open"
+    assert env.upstream.wait_closed_early() is not None, (
+        "the upstream call is abandoned, not left open"
+    )
     [event] = env.events(env.last_key["keyId"], 1)
     assert (event.status, event.cost_micros) == (504, 0)
 

@@ -26,7 +26,9 @@ def fresh_upstream(env):
 
 
 def create_user(env, **fields) -> dict:
-    response = requests.post(f"{env.gateway.admin}/api/users", json={"name": "u", **fields}, timeout=5)
+    response = requests.post(
+        f"{env.gateway.admin}/api/users", json={"name": "u", **fields}, timeout=5
+    )
     assert response.status_code == 200, response.text
     wait_for_config()
     return response.json()
@@ -40,8 +42,15 @@ def revoke_user(env, user: dict) -> None:
 
 
 def chat(env, key: str, user: str, **extra) -> requests.Response:
-    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "user": user, **extra}
-    return requests.post(f"{env.base_url}/chat/completions", json=body, headers={"x-api-key": key}, timeout=30)
+    body = {
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "user", "content": "hi"}],
+        "user": user,
+        **extra,
+    }
+    return requests.post(
+        f"{env.base_url}/chat/completions", json=body, headers={"x-api-key": key}, timeout=30
+    )
 
 
 def test_a_users_rate_limit_holds_across_two_keys(env):
@@ -56,7 +65,9 @@ def test_a_users_rate_limit_holds_across_two_keys(env):
     message = refused.json()["error"]["message"]
     assert f"user {user_id} rate limit exceeded" in message and second not in message
     assert len(env.upstream.requests) == 3
-    assert chat(env, second, "someone-else").status_code == 200, "another user of the key is not limited"
+    assert chat(env, second, "someone-else").status_code == 200, (
+        "another user of the key is not limited"
+    )
 
 
 def test_a_user_applies_only_when_its_tags_include_all_the_keys_tags(env):
@@ -66,18 +77,25 @@ def test_a_user_applies_only_when_its_tags_include_all_the_keys_tags(env):
     assert chat(env, key, user_id).status_code == 200  # tags miss team-b: the user does not apply
     revoke_user(env, create_user(env, userId=user_id, tags=["team-a", "team-b", "extra"]))
     response = chat(env, key, user_id)
-    assert response.status_code == 401 and f"user {user_id} has been revoked" in response.json()["error"]["message"]
+    assert (
+        response.status_code == 401
+        and f"user {user_id} has been revoked" in response.json()["error"]["message"]
+    )
     [_, event] = env.events(env.last_key["keyId"], 2)
     assert (event.status, event.user_id) == (401, user_id)
 
 
 def test_a_users_cost_limit_holds_under_50_concurrent_requests(env):
     user_id = f"u-{uuid.uuid4().hex[:6]}"
-    env.upstream.configure(usage={"prompt_tokens": 0, "completion_tokens": 25_000, "total_tokens": 25_000})
+    env.upstream.configure(
+        usage={"prompt_tokens": 0, "completion_tokens": 25_000, "total_tokens": 25_000}
+    )
     key = env.create_key()  # no limit on the key: only the user's $0.15 budget applies
     create_user(env, userId=user_id, costLimitInUsd=0.15)
     with ThreadPoolExecutor(50) as pool:
-        statuses = list(pool.map(lambda _: chat(env, key, user_id, max_tokens=25_000).status_code, range(50)))
+        statuses = list(
+            pool.map(lambda _: chat(env, key, user_id, max_tokens=25_000).status_code, range(50))
+        )
     events = env.events(env.last_key["keyId"], 50)
     spent = sum(e.cost_micros for e in events if e.user_id == user_id)
     assert spent <= 150_000
@@ -91,7 +109,10 @@ def test_user_models_and_paths_and_the_anthropic_user(env):
     create_user(env, userId=user_id, allowedModels=["gpt-4o"],
                 allowedPaths=[{"path": "/api/providers/openai/v1/chat/completions", "method": "POST"}])  # fmt: skip
     denied = chat(env, key, user_id)
-    assert denied.status_code == 403 and f"model gpt-4o-mini is not allowed for user {user_id}" in denied.text
+    assert (
+        denied.status_code == 403
+        and f"model gpt-4o-mini is not allowed for user {user_id}" in denied.text
+    )
     assert chat(env, key, user_id, model="gpt-4o").status_code == 200
     embeddings = requests.post(f"{env.base_url}/embeddings", headers={"x-api-key": key}, timeout=10,
                                json={"model": "gpt-4o", "input": "x", "user": user_id})  # fmt: skip

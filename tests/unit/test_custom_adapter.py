@@ -77,7 +77,7 @@ RESPONSE = {
         (RESPONSE, "choices.0.message.content", ["Hello, world!"]),
         (RESPONSE, "choices.1.message.content", ["Hi there."]),
         (RESPONSE, "choices.#.message.content", ["Hello, world!", "Hi there."]),
-        (RESPONSE, 'choices.#(index==1).message.content', ["Hi there."]),
+        (RESPONSE, "choices.#(index==1).message.content", ["Hi there."]),
         (REQUEST, "messages.#.content", ["You are terse.", "Say hello to the world."]),
         (REQUEST, "messages.#.role", ["system", "user"]),
         (REQUEST, "model", ["gpt-4o-mini"]),
@@ -104,7 +104,10 @@ def test_gjson_value_keeps_types():
 
 
 def test_split_custom_path():
-    assert split_custom_path("/api/custom/providers/Bricks/chat/completions") == ("bricks", "/chat/completions")
+    assert split_custom_path("/api/custom/providers/Bricks/chat/completions") == (
+        "bricks",
+        "/chat/completions",
+    )
     assert split_custom_path("/api/custom/providers/bricks/") == ("bricks", "/")
     assert split_custom_path("/api/custom/providers/bricks") is None
     assert split_custom_path("/api/providers/openai/v1/chat/completions") is None
@@ -126,7 +129,10 @@ def test_upstream_url_is_the_target_url_plus_the_clients_query(tokens):
     op = chat.operation
     assert chat.upstream_url(setting(), op, "") == CHAT_ROUTE["target_url"]
     assert chat.upstream_url(setting(), op, "a=1") == CHAT_ROUTE["target_url"] + "?a=1"
-    assert generate.upstream_url(setting(), op, "a=1") == "https://llm.example.com/generate?version=2&a=1"
+    assert (
+        generate.upstream_url(setting(), op, "a=1")
+        == "https://llm.example.com/generate?version=2&a=1"
+    )
 
 
 def test_secret_goes_in_the_authentication_param_header_or_as_bearer(tokens):
@@ -140,7 +146,10 @@ def test_the_model_comes_from_its_location(tokens):
     assert adapter(tokens).model == "gpt-4o-mini"
     assert adapter(tokens, request=orjson.dumps(REQUEST)).model == "gpt-4o-mini"  # raw body bytes
     assert adapter(tokens, request={"model": 5}).model == ""
-    assert adapter(tokens, request=None).model == "" and adapter(tokens, request=b"not json").model == ""
+    assert (
+        adapter(tokens, request=None).model == ""
+        and adapter(tokens, request=b"not json").model == ""
+    )
     tgi = {"inputs": "Once upon a time", "parameters": {"model_id": "llama-3-8b", "stream": True}}
     generate = adapter(tokens, request=tgi, route=GENERATE_ROUTE)
     assert generate.model == "llama-3-8b"
@@ -231,9 +240,9 @@ def test_observe_stream_event_never_hides_an_event(tokens):
 
 def test_huge_texts_are_estimated_not_tokenized(tokens):
     huge = "word " * (MAX_TOKENIZED_CHARS // 5 + 10)
-    usage = adapter(tokens, request={"model": "m", "messages": [{"content": huge}]}).usage_from_body(
-        adapter(tokens).operation, {"choices": []}
-    )
+    usage = adapter(
+        tokens, request={"model": "m", "messages": [{"content": huge}]}
+    ).usage_from_body(adapter(tokens).operation, {"choices": []})
     assert usage is not None and usage.prompt_tokens == len(huge) // 3
 
 
@@ -244,12 +253,19 @@ def test_a_custom_route_is_priced_by_the_settings_cost_map(tokens):
     chat = adapter(tokens, request={**REQUEST, "model": "my-llama"})
     usage = chat.usage_from_body(chat.operation, RESPONSE)
     assert usage is not None
-    cost_map = {"promptCostPerModel": {"my-llama": 1.0}, "completionCostPerModel": {"my-llama": 2.0}}
+    cost_map = {
+        "promptCostPerModel": {"my-llama": 1.0},
+        "completionCostPerModel": {"my-llama": 2.0},
+    }
     pricer = Pricer(tokens)
-    cost = pricer.cost(chat.operation, chat.model, usage, setting(cost_map=cost_map), None, chat.prices)
+    cost = pricer.cost(
+        chat.operation, chat.model, usage, setting(cost_map=cost_map), None, chat.prices
+    )
     # USD per 1K tokens -> micro-dollars: 1000 per prompt token, 2000 per completion token.
     assert cost == usage.prompt_tokens * 1000 + usage.completion_tokens * 2000 > 0
-    assert pricer.cost(chat.operation, chat.model, usage, setting(), None, chat.prices) == 0  # no map
+    assert (
+        pricer.cost(chat.operation, chat.model, usage, setting(), None, chat.prices) == 0
+    )  # no map
 
 
 def test_a_raw_sse_transcript_read_as_the_relay_reads_it(tokens):
@@ -259,7 +275,9 @@ def test_a_raw_sse_transcript_read_as_the_relay_reads_it(tokens):
         b": keep-alive comment\r\n\r\n"
         + b"".join(b"data: " + _event(t) + b"\r\n\r\n" for t in ("Hel", "lo", "!"))
         + b"data: [DONE]\r\n\r\n"
-        + b"data: " + _event("after the end") + b"\r\n\r\n"
+        + b"data: "
+        + _event("after the end")
+        + b"\r\n\r\n"
     )
     events, rest = split_sse_events(transcript)
     assert rest == b""
@@ -271,4 +289,6 @@ def test_a_raw_sse_transcript_read_as_the_relay_reads_it(tokens):
             break
     assert ended_at == 4
     assert "".join(state.completion_parts) == "Hello!"
-    assert state.usage is not None and state.usage.completion_tokens == tok(tokens, "Hel", "lo", "!")
+    assert state.usage is not None and state.usage.completion_tokens == tok(
+        tokens, "Hel", "lo", "!"
+    )

@@ -283,5 +283,8 @@ def test_anthropic_messages_stream(upstream: FakeUpstream) -> None:
 
 def test_a_recorded_stream_splits_into_events_and_an_incomplete_rest():
     chunk = b'data: {"choices":[]}\n\n'
-    assert split_sse_events(chunk + b"data: {\"a\"") == ([chunk], b'data: {"a"')
-    assert split_sse_events(b"data: 1\r\n\r\ndata: 2\r\n\r\n") == ([b"data: 1\n\n", b"data: 2\n\n"], b"")
+    assert split_sse_events(chunk + b'data: {"a"') == ([chunk], b'data: {"a"')
+    assert split_sse_events(b"data: 1\r\n\r\ndata: 2\r\n\r\n") == (
+        [b"data: 1\n\n", b"data: 2\n\n"],
+        b"",
+    )

@@ -153,7 +153,9 @@ def test_arithmetic_is_exact() -> None:
     assert chat_cost_micros("gpt-4.1-nano", 3_000_000, 0, cached_prompt_tokens=3_000_000) == 75_000
 
 
-_PRICE = st.decimals(min_value=0, max_value=1000, places=4).map(lambda d: Fraction(str(d)) / 1_000_000)
+_PRICE = st.decimals(min_value=0, max_value=1000, places=4).map(
+    lambda d: Fraction(str(d)) / 1_000_000
+)
 _COUNT = st.integers(min_value=0, max_value=10**7)
 
 

@@ -8,7 +8,9 @@ from app.proxy.users import user_for
 
 
 def user(id_: str, created_at: int, user_id: str, *tags: str) -> User:
-    return User(id=id_, created_at=created_at, updated_at=created_at, user_id=user_id, tags=tuple(tags))
+    return User(
+        id=id_, created_at=created_at, updated_at=created_at, user_id=user_id, tags=tuple(tags)
+    )
 
 
 def test_the_earliest_user_whose_tags_cover_the_keys_tags_applies():

@@ -45,9 +45,12 @@ def test_known_blocks_parse_as_gevent_parses_them(block: bytes) -> None:
 
 _LINE = st.one_of(
     st.binary(max_size=40).map(lambda b: b + b"\r\n"),
-    st.tuples(st.text("Ab-_:! \t", min_size=0, max_size=8), st.binary(max_size=20))
-    .map(lambda t: t[0].encode() + b":" + t[1] + b"\r\n"),
-    st.sampled_from([b"X: \x0b\r\n", b"X: a\x85b\r\n", b"X: a\x0cb\r\n", b"X: a\x1cb\r\n", b" folded\r\n"]),
+    st.tuples(st.text("Ab-_:! \t", min_size=0, max_size=8), st.binary(max_size=20)).map(
+        lambda t: t[0].encode() + b":" + t[1] + b"\r\n"
+    ),
+    st.sampled_from(
+        [b"X: \x0b\r\n", b"X: a\x85b\r\n", b"X: a\x0cb\r\n", b"X: a\x1cb\r\n", b" folded\r\n"]
+    ),
 )
 
 

@@ -32,7 +32,9 @@ def serve() -> Iterator[Callable[[App], tuple[int, list[bytes]]]]:
             sends.append(bytes(data))
             send_all(sock, data)
 
-        handler = type("Recording", (client_handler(5.0),), {"send_all": staticmethod(recording_send_all)})
+        handler = type(
+            "Recording", (client_handler(5.0),), {"send_all": staticmethod(recording_send_all)}
+        )
         server = WSGIServer(("127.0.0.1", 0), app, handler_class=handler, log=None)
         server.start()
         servers.append(server)
@@ -85,7 +87,9 @@ def test_a_stream_sends_its_first_event_with_the_head_and_frames_every_chunk(ser
     head, received = _get(port)
     assert b"Transfer-Encoding: chunked" in head.split(b"\r\n")
     assert received == b"".join(b"%x\r\n%s\r\n" % (len(e), e) for e in events) + b"0\r\n\r\n"
-    assert sends[0].endswith(b"\r\n\r\nb\r\ndata: one\n\n\r\n")  # the head and the first event together
+    assert sends[0].endswith(
+        b"\r\n\r\nb\r\ndata: one\n\n\r\n"
+    )  # the head and the first event together
     assert len(sends) == 4  # then one send per event, and the last chunk
 
 
@@ -108,7 +112,9 @@ def test_an_empty_answer_is_a_head_alone(serve, status):
 
 
 def test_an_idle_client_is_disconnected_after_the_client_timeout():
-    server = WSGIServer(("127.0.0.1", 0), _app("200 OK", [], []), handler_class=client_handler(0.3), log=None)
+    server = WSGIServer(
+        ("127.0.0.1", 0), _app("200 OK", [], []), handler_class=client_handler(0.3), log=None
+    )
     server.start()
     try:
         with gevent.socket.create_connection(("127.0.0.1", server.server_port), timeout=5) as sock:

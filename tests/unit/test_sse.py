@@ -34,6 +34,10 @@ def test_stream_body_gets_include_usage_without_touching_other_bytes():
     adapter = OpenAIAdapter()
     body = b'{"model": "m",  "stream": true, "x": 1.50}'
     patched, injected = adapter.prepare_stream_body(body, {"model": "m", "stream": True})
-    assert injected and patched == b'{"stream_options":{"include_usage":true},"model": "m",  "stream": true, "x": 1.50}'
+    assert (
+        injected
+        and patched
+        == b'{"stream_options":{"include_usage":true},"model": "m",  "stream": true, "x": 1.50}'
+    )
     same, injected = adapter.prepare_stream_body(body, {"stream_options": {"include_usage": True}})
     assert same == body and not injected

@@ -38,7 +38,9 @@ def _get(pool: UpstreamPool, url: str) -> bytes:
 def test_new_connections_share_one_resolution(server, monkeypatch):
     calls = []
     original = gevent.socket.getaddrinfo
-    monkeypatch.setattr(gevent.socket, "getaddrinfo", lambda *a, **k: calls.append(a) or original(*a, **k))
+    monkeypatch.setattr(
+        gevent.socket, "getaddrinfo", lambda *a, **k: calls.append(a) or original(*a, **k)
+    )
     pool = UpstreamPool(2.0, 5.0)
     assert [_get(pool, server) for _ in range(5)] == [b"ok"] * 5
     assert len(calls) == 1
@@ -54,7 +56,9 @@ def test_an_origin_that_comes_to_resolve_to_a_metadata_address_is_refused(server
     client._connection_pool._resolve = VettedResolution(lambda: rebound, "127.0.0.1", ttl_s=60)
     with pytest.raises(ProxyError) as refused:
         _get(pool, server)
-    assert refused.value.status == 502 and refused.value.message == "upstream address is not allowed"
+    assert (
+        refused.value.status == 502 and refused.value.message == "upstream address is not allowed"
+    )
     pool.close()
 
 
@@ -62,7 +66,9 @@ def test_a_metadata_address_given_literally_is_refused_before_any_connection():
     pool = UpstreamPool(2.0, 5.0)
     with pytest.raises(ProxyError) as refused:
         _get(pool, "http://169.254.169.254:80")
-    assert refused.value.status == 502 and refused.value.message == "upstream address is not allowed"
+    assert (
+        refused.value.status == 502 and refused.value.message == "upstream address is not allowed"
+    )
     pool.close()
 
 
