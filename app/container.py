@@ -1,12 +1,13 @@
-"""What a running app holds: the database, repositories and services, built once per process.
+"""What a running app holds, built once per process, one type per role: the admin API's services
+(`Container`) or the proxy's runtime (`ProxyContainer`).
 
 Lives in `app.extensions["bricks"]`; nothing here connects at import time.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import flask
 
@@ -24,9 +25,16 @@ from app.storage.provider_settings import CustomProviderRepository, ProviderSett
 from app.storage.reporting import ReportingRepository
 from app.storage.users import UserRepository
 
+if TYPE_CHECKING:
+    from app.events.bus import EventBus
+    from app.proxy.runtime import ProxyRuntime
+    from app.services.retention import EventRetention
+
 
 @dataclass
 class Container:
+    """The admin API's services over one database."""
+
     settings: Settings
     db: Database
     keys: KeyService
@@ -35,7 +43,7 @@ class Container:
     events: EventService
     users: UserService
     reporting: ReportingService
-    runtime: dict[str, Any] = field(default_factory=dict)  # role-specific parts (proxy snapshot...)
+    retention: EventRetention | None = None  # the hourly retention loop, when configured
 
     @classmethod
     def build(cls, settings: Settings, db: Database) -> Container:
@@ -51,6 +59,17 @@ class Container:
             users=UserService(UserRepository(db)),
             reporting=ReportingService(ReportingRepository(db)),
         )
+
+
+@dataclass
+class ProxyContainer:
+    """The proxy's process: its settings, database, event bus and request runtime; no admin
+    services (the proxy never writes configuration)."""
+
+    settings: Settings
+    db: Database
+    events: EventBus
+    proxy: ProxyRuntime
 
 
 def services() -> Container:

@@ -1,8 +1,9 @@
-"""Builds the proxy's per-process runtime from the settings: snapshot, counters, upstream pool."""
+"""The proxy's per-process runtime, and how it is built from the settings: the snapshot, the
+counters, the upstream pool, the pricer and the event publisher every request shares."""
 
 from __future__ import annotations
 
-import os
+from dataclasses import dataclass
 
 from app.config import Settings
 from app.counters.base import LimitCounters
@@ -10,12 +11,25 @@ from app.counters.memory import MemoryCounters
 from app.providers.costs import Pricer
 from app.providers.tokens import TokenCounter
 from app.proxy.accounting import EventPublisher
+from app.proxy.endpoints import EndpointTable
 from app.proxy.limits import FailOpen
-from app.proxy.pipeline import ProxyRuntime
-from app.proxy.routes import RouteTable
 from app.proxy.snapshot import SnapshotHolder
 from app.proxy.upstream import UpstreamPool
 from app.storage.database import Database
+
+
+@dataclass
+class ProxyRuntime:
+    """What the proxy holds per process."""
+
+    settings: Settings
+    endpoints: EndpointTable
+    snapshot: SnapshotHolder
+    counters: LimitCounters
+    pricer: Pricer
+    upstream: UpstreamPool
+    events: EventPublisher
+    fail_open: FailOpen
 
 
 def build_counters(settings: Settings) -> LimitCounters:
@@ -33,28 +47,23 @@ def build_counters(settings: Settings) -> LimitCounters:
     return RedisCounters(client, pipeline_wait_s=wait_s)
 
 
-def _worker_connections() -> int:
-    """gunicorn's worker_connections (gunicorn.conf.py checks the value): with a smaller upstream
-    pool, streams beyond it would wait for another stream to end before they start (a pool of 256
-    held half of 1,000 concurrent streams back by a whole stream's length)."""
-    value = os.environ.get("GUNICORN_WORKER_CONNECTIONS", "")
-    return int(value) if value.isdigit() and int(value) > 0 else 2000
-
-
 def build_runtime(settings: Settings, db: Database, events: EventPublisher) -> ProxyRuntime:
     snapshot = SnapshotHolder(db, settings.in_memory_db_update_interval)
     snapshot.start()
     return ProxyRuntime(
         settings=settings,
-        routes=RouteTable(),
+        endpoints=EndpointTable(),
         snapshot=snapshot,
         counters=build_counters(settings),
         pricer=Pricer(TokenCounter()),
+        # As many connections per origin as a worker accepts clients: with fewer, streams beyond
+        # the pool waited for another stream to end (a pool of 256 held half of 1,000 concurrent
+        # streams back by a whole stream's length).
         upstream=UpstreamPool(
             connect_timeout_s=min(10.0, settings.proxy_timeout),
             read_timeout_s=settings.proxy_timeout,
-            concurrency=_worker_connections(),
-        ),  # fmt: skip
+            concurrency=settings.gunicorn_worker_connections,
+        ),
         events=events,
         fail_open=FailOpen(settings.rate_limit_fail_open, settings.cost_limit_fail_open),
     )
