@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 
 from app.domain.entities import Key, hash_key
@@ -26,7 +25,7 @@ def presented_key(headers: Mapping[str, str]) -> str:
     return ""
 
 
-def authenticate(ctx: RequestContext, snapshot: Snapshot) -> Key:
+def authenticate(ctx: RequestContext, snapshot: Snapshot, now: float) -> Key:
     """The calling key; it is on the context (and so on the event) even when it is refused."""
     secret = presented_key(ctx.request.headers)
     if not secret:
@@ -38,6 +37,6 @@ def authenticate(ctx: RequestContext, snapshot: Snapshot) -> Key:
     if key.revoked:
         raise ProxyError(401, "api key has been revoked")
     expires_at = key.expires_at
-    if expires_at is not None and time.time() >= expires_at:
+    if expires_at is not None and now >= expires_at:
         raise ProxyError(401, "api key has expired")
     return key

@@ -53,8 +53,8 @@ class RequestContext:
     """What is known of one request so far. Stages fill it in order; None means "not reached"."""
 
     request: ProxyRequest
+    now: float  # unix seconds when the request arrived (the runtime's clock)
     event_id: str = field(default_factory=new_id)
-    created_at: int = field(default_factory=lambda: int(time.time()))
     started: float = field(default_factory=time.monotonic)
     endpoint: Endpoint | None = None
     adapter: ProviderAdapter | None = None
@@ -77,6 +77,10 @@ class RequestContext:
             upload = self.request.upload
             self._upload_seconds = audio_seconds(upload) if upload is not None else None
         return self._upload_seconds
+
+    @property
+    def created_at(self) -> int:
+        return int(self.now)
 
     def elapsed_ms(self) -> int:
         return int((time.monotonic() - self.started) * 1000)

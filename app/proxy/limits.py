@@ -8,7 +8,6 @@ without a price is refused (400) only when a cost limit must be enforced.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 
 from app.counters.base import CostLimit, CountersUnavailable, Denial, LimitCounters, RateLimit
@@ -114,6 +113,7 @@ def reserve(
     counters: LimitCounters,
     pricer: Pricer,
     fail_open: FailOpen,
+    now: float,
 ) -> None:
     """Admit the request against the key's (and its user's) limits, holding its estimated cost."""
     rates, costs = request_limits(call)
@@ -121,7 +121,7 @@ def reserve(
         return
     estimate = _estimate(ctx, call, pricer) if costs else 0
     try:
-        outcome = counters.admit(rates, costs, estimate, time.time())
+        outcome = counters.admit(rates, costs, estimate, now)
     except CountersUnavailable as exc:
         if not fail_open.admits(bool(costs)):
             raise ProxyError(503, "limits cannot be checked right now; try again shortly") from exc

@@ -46,7 +46,7 @@ from app.proxy.users import authorize_user
 
 
 def handle(request: ProxyRequest, runtime: ProxyRuntime) -> ProxyResponse:
-    ctx = RequestContext(request)
+    ctx = RequestContext(request, runtime.clock())
     finish = partial(
         accounting.finish, ctx, pricer=runtime.pricer, counters=runtime.counters,
         events=runtime.events,
@@ -58,13 +58,13 @@ def handle(request: ProxyRequest, runtime: ProxyRuntime) -> ProxyResponse:
         if resolved is None:
             raise ProxyError(404, "route not supported")
         ctx.endpoint, ctx.adapter = endpoint, adapter = resolved
-        key = authenticate(ctx, snapshot)
+        key = authenticate(ctx, snapshot, ctx.now)
         read_body(ctx, endpoint, adapter)
         setting = authorize(request, endpoint, key, ctx.model, snapshot)
-        authorize_user(ctx, endpoint, key, snapshot)
+        authorize_user(ctx, endpoint, key, snapshot, ctx.now)
         call = build_call(ctx, endpoint, adapter, key, setting, runtime.settings.proxy_timeout)
         call = ctx.call = apply_policy(ctx, call)
-        reserve(ctx, call, runtime.counters, runtime.pricer, runtime.fail_open)
+        reserve(ctx, call, runtime.counters, runtime.pricer, runtime.fail_open, ctx.now)
         upstream, hide_usage = send(call, runtime.upstream)
     except ProxyError as error:
         finish(Outcome(error.status, error.message))

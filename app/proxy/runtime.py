@@ -3,7 +3,9 @@ counters, the upstream pool, the pricer and the event publisher every request sh
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from app.config import Settings
 from app.counters.base import LimitCounters
@@ -14,7 +16,7 @@ from app.proxy.accounting import EventPublisher
 from app.proxy.endpoints import EndpointTable
 from app.proxy.limits import FailOpen
 from app.proxy.snapshot import SnapshotHolder
-from app.proxy.upstream import UpstreamPool
+from app.proxy.upstream import Upstream, UpstreamPool
 from app.storage.database import Database
 
 
@@ -27,9 +29,10 @@ class ProxyRuntime:
     snapshot: SnapshotHolder
     counters: LimitCounters
     pricer: Pricer
-    upstream: UpstreamPool
+    upstream: Upstream
     events: EventPublisher
     fail_open: FailOpen
+    clock: Callable[[], float] = field(default=time.time)  # unix seconds; tests inject their own
 
 
 def build_counters(settings: Settings) -> LimitCounters:

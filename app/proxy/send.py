@@ -8,10 +8,10 @@ own body stays as the client (or a policy) wrote it: that is what the event row 
 from __future__ import annotations
 
 from app.proxy.outgoing import OutgoingCall
-from app.proxy.upstream import UpstreamPool, UpstreamRequest, UpstreamResponse
+from app.proxy.upstream import Upstream, UpstreamRequest, UpstreamResponse
 
 
-def send(call: OutgoingCall, pool: UpstreamPool) -> tuple[UpstreamResponse, bool]:
+def send(call: OutgoingCall, pool: Upstream) -> tuple[UpstreamResponse, bool]:
     """The upstream's answer once its head arrived, and whether usage is to be hidden."""
     body, hide_usage = call.body, False
     if call.wants_stream and call.parsed is not None and call.operation.kind.produces_text:

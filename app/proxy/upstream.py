@@ -70,6 +70,14 @@ class UpstreamResponse(Protocol):
     def abort(self) -> None: ...
 
 
+class Upstream(Protocol):
+    """Where outgoing calls go: `UpstreamPool` over HTTP, or an in-process fake in the fast tests."""
+
+    def send(self, request: UpstreamRequest) -> UpstreamResponse: ...
+
+    def close(self) -> None: ...
+
+
 def forward_headers(
     client_headers: Mapping[str, str], provider_headers: dict[str, str]
 ) -> dict[str, str]:

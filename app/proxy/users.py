@@ -9,8 +9,6 @@ Messages name the user, never a key.
 
 from __future__ import annotations
 
-import time
-
 from app.domain.entities import Key, User
 from app.errors import ProxyError
 from app.proxy.authorize import path_allowed
@@ -27,7 +25,7 @@ def user_for(snapshot: Snapshot, user_id: str, key_tags: tuple[str, ...]) -> Use
 
 
 def authorize_user(
-    ctx: RequestContext, endpoint: Endpoint, key: Key, snapshot: Snapshot
+    ctx: RequestContext, endpoint: Endpoint, key: Key, snapshot: Snapshot, now: float
 ) -> User | None:
     """The user the request is bound to (also set on the context), or None."""
     user_id = ctx.user_id
@@ -39,7 +37,7 @@ def authorize_user(
     if user.revoked:
         raise ProxyError(401, f"user {user_id} has been revoked")
     expires_at = user.expires_at
-    if expires_at is not None and time.time() >= expires_at:
+    if expires_at is not None and now >= expires_at:
         raise ProxyError(401, f"user {user_id} has expired")
     if user.allowed_paths and not path_allowed(ctx.request, endpoint, user.allowed_paths):
         raise ProxyError(
