@@ -49,6 +49,7 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
         keys,
         provider_settings,
         reporting,
+        routes,
         users,
     )
     from app.admin.api import AdminApi
@@ -74,6 +75,7 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
         events.blp,
         users.blp,
         reporting.blp,
+        routes.blp,
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
