@@ -50,6 +50,7 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
         keys,
         provider_settings,
         reporting,
+        routes,
         users,
     )
     from app.admin.api import AdminApi
@@ -75,6 +76,7 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
         events.blp,
         users.blp,
         reporting.blp,
+        routes.blp,
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)

@@ -17,12 +17,14 @@ from app.services.events import EventService
 from app.services.keys import KeyService
 from app.services.provider_settings import ProviderSettingService
 from app.services.reporting import ReportingService
+from app.services.routes import RouteService
 from app.services.users import UserService
 from app.storage.database import Database
 from app.storage.events import EventRepository
 from app.storage.keys import KeyRepository
 from app.storage.provider_settings import CustomProviderRepository, ProviderSettingRepository
 from app.storage.reporting import ReportingRepository
+from app.storage.routes import RouteRepository
 from app.storage.users import UserRepository
 
 if TYPE_CHECKING:
@@ -43,21 +45,24 @@ class Container:
     events: EventService
     users: UserService
     reporting: ReportingService
+    routes: RouteService
     retention: EventRetention | None = None  # the hourly retention loop, when configured
 
     @classmethod
     def build(cls, settings: Settings, db: Database) -> Container:
         settings_repo = ProviderSettingRepository(db)
         custom_repo = CustomProviderRepository(db)
+        key_repo = KeyRepository(db)
         return cls(
             settings=settings,
             db=db,
-            keys=KeyService(KeyRepository(db), settings_repo),
+            keys=KeyService(key_repo, settings_repo),
             provider_settings=ProviderSettingService(settings_repo, custom_repo),
             custom_providers=CustomProviderService(custom_repo),
             events=EventService(EventRepository(db)),
             users=UserService(UserRepository(db)),
             reporting=ReportingService(ReportingRepository(db)),
+            routes=RouteService(RouteRepository(db), key_repo, settings_repo),
         )
 
 

@@ -40,6 +40,16 @@ def finish(
     cost_micros = cost_of(call, outcome, usage, pricer) if call and usage else 0
     settle(ctx, counters, cost_micros)
     event = event_row(ctx, outcome, usage, cost_micros)
+    _publish(events, event)
+
+
+def publish_attempt(ctx: RequestContext, outcome: Outcome, *, events: EventPublisher) -> None:
+    """The event of a route attempt that was not relayed (it failed; it cost nothing). The
+    reservation is the whole route's: it is settled with the attempt that is relayed."""
+    _publish(events, event_row(ctx, outcome, None, 0))
+
+
+def _publish(events: EventPublisher, event: Event) -> None:
     try:
         events.publish(event)
     except Exception:  # the response must not fail because accounting did

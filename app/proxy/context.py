@@ -64,6 +64,7 @@ class RequestContext:
     model: str = ""  # the model the body (or path) asks for
     user_id: str = ""  # the user the body names
     call: OutgoingCall | None = None  # what goes upstream, once authorized
+    route_id: str = ""  # the failover route called, if any
     reservation: Reservation | None = None
 
     _upload_read: bool = field(default=False, repr=False)

@@ -32,6 +32,7 @@ def event_row(
         latency_in_ms=ctx.elapsed_ms(),
         custom_id=request.headers.get("X-CUSTOM-EVENT-ID", ""),
         user_id=ctx.user_id,
+        route_id=ctx.route_id,
         error=outcome.error,
         metadata=_metadata(request.headers.get("X-METADATA")),
     )

@@ -8,6 +8,7 @@ without a price is refused (400) only when a cost limit must be enforced.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.counters.base import CostLimit, CountersUnavailable, Denial, LimitCounters, RateLimit
@@ -114,12 +115,14 @@ def reserve(
     pricer: Pricer,
     fail_open: FailOpen,
     now: float,
+    alternatives: Sequence[OutgoingCall] = (),
 ) -> None:
-    """Admit the request against the key's (and its user's) limits, holding its estimated cost."""
+    """Admit the request against the key's (and its user's) limits, holding its estimated cost
+    (for a route, the dearest of its steps' calls, `alternatives`, since any of them may serve)."""
     rates, costs = request_limits(call)
     if not rates and not costs:
         return
-    estimate = _estimate(ctx, call, pricer) if costs else 0
+    estimate = max(_estimate(ctx, c, pricer) for c in (call, *alternatives)) if costs else 0
     try:
         outcome = counters.admit(rates, costs, estimate, now)
     except CountersUnavailable as exc:

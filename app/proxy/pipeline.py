@@ -18,16 +18,17 @@ Every path out of `handle` (an error at any stage included) ends in `accounting.
 the client has the end of its answer: a whole body is settled before it is sent, a stream before
 its final chunk (DECISIONS.md), so the client's next request sees what this one cost.
 
-Where the next features plug in: policies fill `policy.py` (a new call with a redacted body);
-routes (failover, retries, cache) replace the single `send` with several attempts, each a
-`dataclasses.replace` of the call, a cached answer being one more `UpstreamResponse`; metrics and
-the access log hook into `event_row.py`, where every request's outcome is known once.
+A failover route (`/api/route/<path>`, `_handle_route`) runs the same stages with one call per
+step (route_steps.py) and tries them in turn (failover.py), one event per attempt. Policies fill
+`policy.py` (a new call with a redacted body); metrics and the access log hook into
+`event_row.py`, where every request's outcome is known once.
 """
 
 from __future__ import annotations
 
 from functools import partial
 
+from app.domain.routes import Route
 from app.errors import ProxyError
 from app.proxy import accounting
 from app.proxy.authenticate import authenticate
@@ -35,11 +36,13 @@ from app.proxy.authorize import authorize
 from app.proxy.body import read_body
 from app.proxy.context import ProxyRequest, ProxyResponse, RequestContext, error_response
 from app.proxy.endpoints import resolve_endpoint
+from app.proxy.failover import run_route
 from app.proxy.limits import reserve
 from app.proxy.outcome import Outcome
 from app.proxy.outgoing import build_call
 from app.proxy.policy import apply_policy
-from app.proxy.relay import relay_body, relay_stream
+from app.proxy.relay import Finish, relay_body, relay_stream
+from app.proxy.route_steps import read_route_body, route_for, step_calls, step_endpoint
 from app.proxy.runtime import ProxyRuntime
 from app.proxy.send import send
 from app.proxy.users import authorize_user
@@ -47,11 +50,14 @@ from app.proxy.users import authorize_user
 
 def handle(request: ProxyRequest, runtime: ProxyRuntime) -> ProxyResponse:
     ctx = RequestContext(request, runtime.clock())
-    finish = partial(
+    finish: Finish = partial(
         accounting.finish, ctx, pricer=runtime.pricer, counters=runtime.counters,
         events=runtime.events,
     )  # fmt: skip
     snapshot = runtime.snapshot.current
+    route = route_for(snapshot.routes_by_path, request.path)
+    if route is not None:
+        return _handle_route(ctx, route, runtime, finish)
     try:
         resolved = resolve_endpoint(runtime.endpoints, snapshot.custom_providers, request.method,
                                     request.path, request.body, runtime.pricer.tokens)  # fmt: skip
@@ -72,3 +78,29 @@ def handle(request: ProxyRequest, runtime: ProxyRuntime) -> ProxyResponse:
     if upstream.is_event_stream:
         return relay_stream(call, upstream, finish, hide_usage)
     return relay_body(call, upstream, finish)
+
+
+def _handle_route(
+    ctx: RequestContext, route: Route, runtime: ProxyRuntime, finish: Finish
+) -> ProxyResponse:
+    """A failover route: the same stages, with one call per step and the steps tried in turn."""
+    snapshot = runtime.snapshot.current
+    ctx.route_id = route.id
+    try:
+        key = authenticate(ctx, snapshot, ctx.now)
+        if not route.allows_key(key.key_id):
+            raise ProxyError(403, "this key may not call this route")
+        kind = read_route_body(ctx, route)
+        ctx.endpoint = first = step_endpoint(route, route.steps[0], kind)
+        authorize_user(ctx, first, key, snapshot, ctx.now)
+        timeout_s = runtime.settings.proxy_timeout
+        calls = step_calls(ctx, route, key, kind, snapshot, timeout_s)
+        calls = [apply_policy(ctx, call) for call in calls]
+        ctx.call, ctx.adapter = calls[0], calls[0].adapter
+        reserve(ctx, calls[0], runtime.counters, runtime.pricer, runtime.fail_open, ctx.now,
+                calls[1:])  # fmt: skip
+    except ProxyError as error:
+        finish(Outcome(error.status, error.message))
+        return error_response(error)
+    publish_attempt = partial(accounting.publish_attempt, events=runtime.events)
+    return run_route(ctx, route, calls, runtime.upstream, finish, publish_attempt, timeout_s)

@@ -66,7 +66,9 @@ def test_upstream_tunes_the_connection_pools_hooks():
 def test_upstream_reads_sse_from_the_responses_parser_state():
     """upstream.read_events reads `_body_buffer`, `message_complete`, `_sock`, `block_size` and
     calls `feed()` of the response."""
-    source = inspect.getsource(HTTPSocketResponse) + inspect.getsource(HTTPSocketResponse.__mro__[1])
+    source = inspect.getsource(HTTPSocketResponse) + inspect.getsource(
+        HTTPSocketResponse.__mro__[1]
+    )
     for attribute in ("_body_buffer", "message_complete", "_sock", "block_size"):
         assert attribute in source, attribute
     assert callable(HTTPSocketResponse.feed)
