@@ -42,6 +42,7 @@ from app.proxy.outcome import Outcome
 from app.proxy.outgoing import build_call
 from app.proxy.policy import apply_policy
 from app.proxy.relay import Finish, relay_body, relay_stream
+from app.proxy.route_cache import through_cache
 from app.proxy.route_steps import read_route_body, route_for, step_calls, step_endpoint
 from app.proxy.runtime import ProxyRuntime
 from app.proxy.send import send
@@ -83,9 +84,11 @@ def handle(request: ProxyRequest, runtime: ProxyRuntime) -> ProxyResponse:
 def _handle_route(
     ctx: RequestContext, route: Route, runtime: ProxyRuntime, finish: Finish
 ) -> ProxyResponse:
-    """A failover route: the same stages, with one call per step and the steps tried in turn."""
+    """A failover route: the same stages, with one call per step and the steps tried in turn
+    (behind the route's cache when it has one)."""
     snapshot = runtime.snapshot.current
     ctx.route_id = route.id
+    timeout_s = runtime.settings.proxy_timeout
     try:
         key = authenticate(ctx, snapshot, ctx.now)
         if not route.allows_key(key.key_id):
@@ -93,14 +96,23 @@ def _handle_route(
         kind = read_route_body(ctx, route)
         ctx.endpoint = first = step_endpoint(route, route.steps[0], kind)
         authorize_user(ctx, first, key, snapshot, ctx.now)
-        timeout_s = runtime.settings.proxy_timeout
         calls = step_calls(ctx, route, key, kind, snapshot, timeout_s)
         calls = [apply_policy(ctx, call) for call in calls]
         ctx.call, ctx.adapter = calls[0], calls[0].adapter
-        reserve(ctx, calls[0], runtime.counters, runtime.pricer, runtime.fail_open, ctx.now,
-                calls[1:])  # fmt: skip
     except ProxyError as error:
         finish(Outcome(error.status, error.message))
         return error_response(error)
-    publish_attempt = partial(accounting.publish_attempt, events=runtime.events)
-    return run_route(ctx, route, calls, runtime.upstream, finish, publish_attempt, timeout_s)
+
+    def go_upstream() -> ProxyResponse:
+        try:
+            reserve(ctx, calls[0], runtime.counters, runtime.pricer, runtime.fail_open, ctx.now,
+                    calls[1:])  # fmt: skip
+        except ProxyError as error:
+            finish(Outcome(error.status, error.message))
+            return error_response(error)
+        publish_attempt = partial(accounting.publish_attempt, events=runtime.events)
+        return run_route(ctx, route, calls, runtime.upstream, finish, publish_attempt, timeout_s)
+
+    if route.cache_config.enabled:
+        return through_cache(ctx, route, runtime.route_cache, go_upstream, finish, timeout_s)
+    return go_upstream()

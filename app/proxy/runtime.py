@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import redis
+
 from app.config import Settings
 from app.counters.base import LimitCounters
 from app.counters.memory import MemoryCounters
@@ -17,6 +19,8 @@ from app.proxy.endpoints import EndpointTable
 from app.proxy.limits import FailOpen
 from app.proxy.snapshot import SnapshotHolder
 from app.proxy.upstream import Upstream, UpstreamPool
+from app.routing.cache.base import ResponseCache
+from app.routing.cache.factory import build_response_cache
 from app.storage.database import Database
 
 
@@ -32,19 +36,28 @@ class ProxyRuntime:
     upstream: Upstream
     events: EventPublisher
     fail_open: FailOpen
+    route_cache: ResponseCache
     clock: Callable[[], float] = field(default=time.time)  # unix seconds; tests inject their own
 
 
-def build_counters(settings: Settings) -> LimitCounters:
+def build_redis(settings: Settings) -> redis.Redis | None:
+    """One Redis client (one pool) per process, for the counters and the route cache."""
     if not settings.uses_redis:
-        return MemoryCounters()
-    from app.counters.redis import RedisCounters, make_redis_client
+        return None
+    from app.counters.redis import make_redis_client
 
-    client = make_redis_client(
+    return make_redis_client(
         settings.redis_hosts, settings.redis_port, settings.redis_password,
         settings.redis_read_timeout, settings.redis_write_timeout,
         max_connections=settings.redis_pool_size,
     )  # fmt: skip
+
+
+def build_counters(settings: Settings, client: redis.Redis | None) -> LimitCounters:
+    if client is None:
+        return MemoryCounters()
+    from app.counters.redis import RedisCounters
+
     # The proxy serves requests on gevent: counter calls of one loop turn share a round trip.
     wait_s = 2 * max(settings.redis_read_timeout, settings.redis_write_timeout) + 1
     return RedisCounters(client, pipeline_wait_s=wait_s)
@@ -53,11 +66,12 @@ def build_counters(settings: Settings) -> LimitCounters:
 def build_runtime(settings: Settings, db: Database, events: EventPublisher) -> ProxyRuntime:
     snapshot = SnapshotHolder(db, settings.in_memory_db_update_interval)
     snapshot.start()
+    client = build_redis(settings)
     return ProxyRuntime(
         settings=settings,
         endpoints=EndpointTable(),
         snapshot=snapshot,
-        counters=build_counters(settings),
+        counters=build_counters(settings, client),
         pricer=Pricer(TokenCounter()),
         # As many connections per origin as a worker accepts clients: with fewer, streams beyond
         # the pool waited for another stream to end (a pool of 256 held half of 1,000 concurrent
@@ -69,4 +83,5 @@ def build_runtime(settings: Settings, db: Database, events: EventPublisher) -> P
         ),
         events=events,
         fail_open=FailOpen(settings.rate_limit_fail_open, settings.cost_limit_fail_open),
+        route_cache=build_response_cache(settings, client),
     )
