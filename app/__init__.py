@@ -47,6 +47,7 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
         events,
         health,
         keys,
+        policies,
         provider_settings,
         reporting,
         users,
@@ -73,6 +74,7 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
         custom_providers.blp,
         events.blp,
         users.blp,
+        policies.blp,
         reporting.blp,
     )
     for blueprint in blueprints:
