@@ -18,7 +18,7 @@ from typing import Any
 import re2
 
 from app.pii.base import Finding
-from app.pii.patterns import PATTERNS, Pattern
+from app.pii.patterns import DIGIT_GROUPS, PATTERNS, Pattern
 
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False
@@ -74,6 +74,7 @@ def _scan(text: str, compiled: _Compiled) -> list[Finding]:
         found += _findings(data, pattern, compiled.regexes[index], named)
     if named:
         found = [f for f in found if not _named_otherwise(f, named)]
+    found = _drop_pieces(found)
     if len(data) != len(text):  # not ASCII: byte offsets -> character offsets
         found = [_to_chars(data, f) for f in found]
     return found
@@ -108,18 +109,40 @@ def _findings(data: bytes, pattern: Pattern, regex: Any, named: list[Finding]) -
 
 
 _DIGITS = b"0123456789"
-_GROUP_SEPARATORS = b" -"
+_IBAN = "international_bank_account_number"
 
 
 def _in_a_run(data: bytes, start: int, end: int) -> bool:
-    """True when a digit group sits right before or after the span, one separator apart (or
-    touching): the span is a piece of a longer number."""
+    """True when the span is a piece of a longer number: digits touch it, a digit group is
+    joined to it by a dash, or (for a span written in space-separated groups) the word one
+    space before or after it is a plain group of digits. "4111 1111 1111 1111 123-45-6789" is
+    two numbers; "5174 9706 6059 5741" is one."""
     before = data[max(0, start - 2) : start]
     after = data[end : end + 2]
-    touching = (before[-1:] and before[-1] in _DIGITS) or (after[:1] and after[0] in _DIGITS)
-    grouped_before = len(before) == 2 and before[1] in _GROUP_SEPARATORS and before[0] in _DIGITS
-    grouped_after = len(after) == 2 and after[0] in _GROUP_SEPARATORS and after[1] in _DIGITS
-    return bool(touching or grouped_before or grouped_after)
+    if (before[-1:] and before[-1] in _DIGITS) or (after[:1] and after[0] in _DIGITS):
+        return True
+    if (before[-1:] == b"-" and before[:1].isdigit()) or (
+        after[:1] == b"-" and after[1:].isdigit()
+    ):
+        return True
+    if b" " not in data[start:end]:
+        return False
+    word_before = (
+        data[max(0, start - 9) : start].rsplit(None, 1)[-1:] if before[-1:] == b" " else []
+    )
+    word_after = data[end + 1 : end + 9].split(None, 1)[:1] if after[:1] == b" " else []
+    return any(w.isdigit() for w in (*word_before, *word_after))
+
+
+def _drop_pieces(found: list[Finding]) -> list[Finding]:
+    """Numbers inside a longer number of another entity are pieces of it, not numbers of their
+    own: the Aadhaar-shaped first 12 digits of a card, the card-shaped digits of an IBAN."""
+    numbers = [f for f in found if f.entity in DIGIT_GROUPS or f.entity == _IBAN]
+    if len(numbers) < 2:
+        return found
+    return [f for f in found if not (f in numbers and any(
+        o.entity != f.entity and o.start <= f.start and f.end <= o.end and o.end - o.start > f.end - f.start
+        for o in numbers))]  # fmt: skip
 
 
 def _to_chars(data: bytes, finding: Finding) -> Finding:

@@ -212,13 +212,13 @@ _PATTERNS: tuple[Pattern, ...] = (
     ),  # fmt: skip
 )
 
-# Numbers written in digit groups: "5174 9706 6059" inside the card "5174 9706 6059 5741" is not
-# an Aadhaar number, nor "116-525-577" inside a job card a SIN.
-_DIGIT_GROUPS = frozenset({"credit_debit_number", "ssn", "us_individual_tax_identification_number",
+# Numbers written in digit groups: "116-525-577" inside the job card "UP-98-116-525-577/361" is
+# not a SIN, and "5174 9706 6059" inside the card "5174 9706 6059 5741" not an Aadhaar number.
+DIGIT_GROUPS = frozenset({"credit_debit_number", "ssn", "us_individual_tax_identification_number",
                            "ca_social_insurance_number", "in_aadhaar", "phone",
                            "uk_national_health_service_number"})  # fmt: skip
 PATTERNS: tuple[Pattern, ...] = tuple(
-    replace(p, isolated=p.entity in _DIGIT_GROUPS) for p in _PATTERNS
+    replace(p, isolated=p.entity in DIGIT_GROUPS) for p in _PATTERNS
 )
 
 # Entities a pattern cannot find: they need a language model (AWS Comprehend serves them).
