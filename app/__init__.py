@@ -48,6 +48,7 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
         events,
         health,
         keys,
+        policies,
         provider_settings,
         reporting,
         routes,
@@ -75,6 +76,7 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
         custom_providers.blp,
         events.blp,
         users.blp,
+        policies.blp,
         reporting.blp,
         routes.blp,
     )

@@ -15,6 +15,7 @@ from app.config import Settings
 from app.services.custom_providers import CustomProviderService
 from app.services.events import EventService
 from app.services.keys import KeyService
+from app.services.policies import PolicyService
 from app.services.provider_settings import ProviderSettingService
 from app.services.reporting import ReportingService
 from app.services.routes import RouteService
@@ -22,6 +23,7 @@ from app.services.users import UserService
 from app.storage.database import Database
 from app.storage.events import EventRepository
 from app.storage.keys import KeyRepository
+from app.storage.policies import PolicyRepository
 from app.storage.provider_settings import CustomProviderRepository, ProviderSettingRepository
 from app.storage.reporting import ReportingRepository
 from app.storage.routes import RouteRepository
@@ -44,6 +46,7 @@ class Container:
     custom_providers: CustomProviderService
     events: EventService
     users: UserService
+    policies: PolicyService
     reporting: ReportingService
     routes: RouteService
     retention: EventRetention | None = None  # the hourly retention loop, when configured
@@ -53,14 +56,16 @@ class Container:
         settings_repo = ProviderSettingRepository(db)
         custom_repo = CustomProviderRepository(db)
         key_repo = KeyRepository(db)
+        policy_repo = PolicyRepository(db)
         return cls(
             settings=settings,
             db=db,
-            keys=KeyService(key_repo, settings_repo),
+            keys=KeyService(key_repo, settings_repo, policy_repo),
             provider_settings=ProviderSettingService(settings_repo, custom_repo),
             custom_providers=CustomProviderService(custom_repo),
             events=EventService(EventRepository(db)),
             users=UserService(UserRepository(db)),
+            policies=PolicyService(policy_repo),
             reporting=ReportingService(ReportingRepository(db)),
             routes=RouteService(RouteRepository(db), key_repo, settings_repo),
         )

@@ -65,6 +65,8 @@ class RequestContext:
     user_id: str = ""  # the user the body names
     call: OutgoingCall | None = None  # what goes upstream, once authorized
     route_id: str = ""  # the failover route called, if any
+    policy_id: str = ""  # the key's policy, once it was applied
+    policy_action: str = ""  # what it did: allowed, warned, redacted or blocked
     reservation: Reservation | None = None
 
     _upload_read: bool = field(default=False, repr=False)

@@ -33,6 +33,8 @@ def event_row(
         custom_id=request.headers.get("X-CUSTOM-EVENT-ID", ""),
         user_id=ctx.user_id,
         route_id=ctx.route_id,
+        policy_id=ctx.policy_id,
+        action=ctx.policy_action,
         error=outcome.error,
         metadata=_metadata(request.headers.get("X-METADATA")),
     )
@@ -40,8 +42,9 @@ def event_row(
         event.prompt_token_count = usage.prompt_tokens
         event.completion_token_count = usage.completion_tokens
         event.token_count_source = usage.source
-    if key is not None and key.should_log_request:
-        # The body that went upstream (a policy's redaction included), once the call exists.
+    if key is not None and key.should_log_request and ctx.policy_action != "blocked":
+        # The body that went upstream (a policy's redaction included), once the call exists;
+        # never a body a policy blocked.
         event.request_body = ctx.call.body if ctx.call else request.body
     if key is not None and key.should_log_response:
         event.response_body = outcome.response_body

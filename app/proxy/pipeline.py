@@ -7,7 +7,7 @@
     authorize    -> allowed paths, a provider setting, allowed models   (authorize.py, 401/403)
     user         -> the body's user: revoked, expired, paths, models    (users.py, 401/403)
     outgoing     -> the one immutable call: URL, headers, body, model   (outgoing.py, 400)
-    policy       -> block or redact personal data (slot, passes today)  (policy.py, 403)
+    policy       -> block or redact personal data (the key's policy)    (policy.py, 403/503)
     limits       -> rate and spend limits, reserved atomically          (limits.py, 429/503/400)
     send         -> the call on a pooled upstream connection            (send.py, upstream.py, 502/504)
     relay        -> body or SSE stream back to the client, observed     (relay.py)
@@ -19,9 +19,9 @@ the client has the end of its answer: a whole body is settled before it is sent,
 its final chunk (DECISIONS.md), so the client's next request sees what this one cost.
 
 A failover route (`/api/route/<path>`, `_handle_route`) runs the same stages with one call per
-step (route_steps.py) and tries them in turn (failover.py), one event per attempt. Policies fill
-`policy.py` (a new call with a redacted body); metrics and the access log hook into
-`event_row.py`, where every request's outcome is known once.
+step (route_steps.py) and tries them in turn (failover.py), one event per attempt, behind the
+route's cache (route_cache.py). Metrics and the access log hook into `event_row.py`, where every
+request's outcome is known once.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def handle(request: ProxyRequest, runtime: ProxyRuntime) -> ProxyResponse:
         setting = authorize(request, endpoint, key, ctx.model, snapshot)
         authorize_user(ctx, endpoint, key, snapshot, ctx.now)
         call = build_call(ctx, endpoint, adapter, key, setting, runtime.settings.proxy_timeout)
-        call = ctx.call = apply_policy(ctx, call)
+        call = ctx.call = apply_policy(ctx, call, snapshot.policies, runtime.detectors)
         reserve(ctx, call, runtime.counters, runtime.pricer, runtime.fail_open, ctx.now)
         upstream, hide_usage = send(call, runtime.upstream)
     except ProxyError as error:
@@ -97,7 +97,7 @@ def _handle_route(
         ctx.endpoint = first = step_endpoint(route, route.steps[0], kind)
         authorize_user(ctx, first, key, snapshot, ctx.now)
         calls = step_calls(ctx, route, key, kind, snapshot, timeout_s)
-        calls = [apply_policy(ctx, call) for call in calls]
+        calls = [apply_policy(ctx, call, snapshot.policies, runtime.detectors) for call in calls]
         ctx.call, ctx.adapter = calls[0], calls[0].adapter
     except ProxyError as error:
         finish(Outcome(error.status, error.message))

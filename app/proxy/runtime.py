@@ -12,6 +12,8 @@ import redis
 from app.config import Settings
 from app.counters.base import LimitCounters
 from app.counters.memory import MemoryCounters
+from app.pii.detectors import build_detectors
+from app.policies.engine import EntityDetector
 from app.providers.costs import Pricer
 from app.providers.tokens import TokenCounter
 from app.proxy.accounting import EventPublisher
@@ -37,6 +39,7 @@ class ProxyRuntime:
     events: EventPublisher
     fail_open: FailOpen
     route_cache: ResponseCache
+    detectors: EntityDetector
     clock: Callable[[], float] = field(default=time.time)  # unix seconds; tests inject their own
 
 
@@ -84,4 +87,5 @@ def build_runtime(settings: Settings, db: Database, events: EventPublisher) -> P
         events=events,
         fail_open=FailOpen(settings.rate_limit_fail_open, settings.cost_limit_fail_open),
         route_cache=build_response_cache(settings, client),
+        detectors=build_detectors(settings),
     )
