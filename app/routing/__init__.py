@@ -6,5 +6,6 @@ Read in this order:
 - `backoff.py`  the wait between tries: constant or exponential with jitter, `Retry-After`
 - `plan.py`     the attempts a route allows: steps in order, each `retries + 1` times
 - `runner.py`   `RouteRunner`: the loop over the plan with an injected attempt, sleep and clock
+- `events.py`   one event per attempt, the cache-hit event, the cache response header
 - `cache/`      the response cache: key, backends, single-flight, replay of an answer as SSE
 """
