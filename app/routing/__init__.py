@@ -7,5 +7,6 @@ Read in this order:
 - `plan.py`     the attempts a route allows: steps in order, each `retries + 1` times
 - `runner.py`   `RouteRunner`: the loop over the plan with an injected attempt, sleep and clock
 - `events.py`   one event per attempt, the cache-hit event, the cache response header
+- `serve.py`    `serve_route`: the cache (and single-flight), then the runner; the pipeline's entry
 - `cache/`      the response cache: key, backends, single-flight, replay of an answer as SSE
 """
