@@ -5,9 +5,6 @@ Read in this order:
 - `outcome.py`  what an attempt reports (`AttemptResult`) and what it means (`classify`)
 - `backoff.py`  the wait between tries: constant or exponential with jitter, `Retry-After`
 - `plan.py`     the attempts a route allows: steps in order, each `retries + 1` times
-- `steps.py`    a step's provider setting (from the key) and upstream operation (Azure deployment)
 - `runner.py`   `RouteRunner`: the loop over the plan with an injected attempt, sleep and clock
-- `events.py`   one event per attempt, the cache-hit event, the cache response header
-- `serve.py`    `serve_route`: the cache (and single-flight), then the runner; the pipeline's entry
 - `cache/`      the response cache: key, backends, single-flight, replay of an answer as SSE
 """

@@ -105,35 +105,3 @@ def test_the_plan_tries_each_step_retries_plus_one_times_in_order():
     assert attempt_deadline(step, 100.0, None) == 105.0
     assert attempt_deadline(step, 100.0, 102.0) == 102.0
     assert RouteStep("openai", "b").timeout_s == 300.0  # the 5m default
-
-
-def test_a_step_goes_to_its_providers_url_with_the_keys_setting_for_that_provider():
-    from app.domain.entities import Key, ProviderSetting
-    from app.providers.registry import adapter_for
-    from app.routing.steps import step_operation, step_setting
-
-    def setting(sid, provider, **fields):
-        return ProviderSetting(sid, provider, 0, 0, {"apikey": "sk", **fields})
-
-    settings = {"s1": setting("s1", "openai"), "s2": setting("s2", "azure", resourceName="res"),
-                "s3": setting("s3", "deepinfra"), "s4": setting("s4", "openai")}  # fmt: skip
-    key = Key("k", "n", "h", 0, 0, setting_ids=("s4", "s2", "s1", "s3"))
-    assert step_setting(key, settings, "openai").id == "s4"
-    assert step_setting(key, settings, "vllm") is None
-
-    azure = RouteStep("azure", "gpt-4o", params={"deploymentId": "dep", "apiVersion": "2024-06-01"})
-    operation, query = step_operation(azure, "chat")
-    url = adapter_for("azure").upstream_url(settings["s2"], operation, query)
-    assert (
-        url
-        == "https://res.openai.azure.com/openai/deployments/dep/chat/completions?api-version=2024-06-01"
-    )
-    operation, query = step_operation(azure, "embeddings")
-    assert operation.upstream_path == "/openai/deployments/dep/embeddings"
-
-    operation, query = step_operation(RouteStep("deepinfra", "m"), "chat")
-    url = adapter_for("deepinfra").upstream_url(settings["s3"], operation, query)
-    assert url == "https://api.deepinfra.com/v1/openai/chat/completions"
-    operation, query = step_operation(RouteStep("openai", "m"), "embeddings")
-    url = adapter_for("openai").upstream_url(settings["s1"], operation, query)
-    assert url == "https://api.openai.com/v1/embeddings" and operation.kind == "embeddings"

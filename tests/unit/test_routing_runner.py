@@ -179,23 +179,3 @@ def test_a_reset_before_the_first_byte_fails_over():
 def test_the_client_request_is_not_changed():
     run({"azure": [200]}, PRIMARY)
     assert REQUEST["model"] == "client-model" and "temperature" not in REQUEST
-
-
-def test_one_event_per_attempt_with_the_step_provider_model_and_status():
-    from app.domain.events import Event
-    from app.routing.events import apply_final_attempt, attempt_events, mark_cache_hit
-
-    script = {"azure": [500, Failure.TIMEOUT, Failure.CONNECTION], "openai": [200]}
-    outcome, _, _, _ = run(script, PRIMARY, SECONDARY)
-    template = Event(id="e0", created_at=1, key_id="k", path="/api/route/p", custom_id="c")
-    ids = iter(["e1", "e2", "e3"])
-    earlier = attempt_events(template, "r1", outcome.attempts, lambda: next(ids))
-    assert [(e.id, e.provider, e.model, e.status, e.cost_micros, e.error) for e in earlier] == [
-        ("e1", "azure", "gpt-4o", 500, 0, ""), ("e2", "azure", "gpt-4o", 504, 0, "timeout"),
-        ("e3", "azure", "gpt-4o", 502, 0, "connection")]  # fmt: skip
-    assert {(e.route_id, e.key_id, e.custom_id, e.path) for e in earlier} == {
-        ("r1", "k", "c", "/api/route/p")}  # fmt: skip
-    apply_final_attempt(template, "r1", outcome.attempts)
-    assert (template.route_id, template.provider, template.model) == ("r1", "openai", "gpt-4o-mini")
-    mark_cache_hit(template, "r1")
-    assert template.provider == "cached" and template.cost_micros == 0
