@@ -325,6 +325,7 @@ class Gateway:
         """POST through the views, `key` as `x-api-key`; the answer is read to its end unless
         `buffered=False` is passed (a stream then runs as the test reads it)."""
         sent = {**({"x-api-key": key} if key else {}), **(headers or {})}
+        kwargs.setdefault("buffered", True)
         return self.client.post(path, json=json, headers=sent, **kwargs)
 
     def close(self) -> None:
