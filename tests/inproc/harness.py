@@ -32,7 +32,7 @@ from werkzeug.test import TestResponse
 from app import shutdown
 from app.config import Settings
 from app.container import Container, ProxyContainer
-from app.domain.entities import Key
+from app.domain.entities import Key, User
 from app.domain.events import Event
 from app.errors import UpstreamError, UpstreamTimeout, UpstreamUnreachable
 from app.providers.costs import Pricer
@@ -311,6 +311,12 @@ class Gateway:
         )
         self.refresh()
         return secret
+
+    def user(self, user_id: str, **fields: Any) -> User:
+        """A user of the client's, wire field names as the admin API takes them."""
+        created = self.admin.users.create({"name": user_id, "userId": user_id, **fields})
+        self.refresh()
+        return created
 
     def patch_key(self, key_id: str, **fields: Any) -> None:
         self.admin.keys.update(key_id, fields)

@@ -73,3 +73,17 @@ def test_a_model_without_a_price_is_refused_only_under_a_cost_limit(gateway):
     )
     assert len(gateway.upstream.requests) == 1
     assert [(e.status, e.cost_micros) for e in gateway.events.rows] == [(200, 0), (400, 0)]
+
+
+def test_a_users_rate_limit_applies_to_that_user_alone(gateway):
+    key = gateway.key(rateLimitOverTime=10, rateLimitUnit="m")
+    gateway.user("alice", rateLimitOverTime=1, rateLimitUnit="m")
+    alice, bob = {**CHAT, "user": "alice"}, {**CHAT, "user": "bob"}
+    assert statuses(gateway, key, 2, alice) == [200, 429]
+    assert gateway.post(CHAT_PATH, json=alice, key=key).json["error"]["message"] == (
+        "[BricksLLM] user alice rate limit exceeded: 1 requests per m"
+    )
+    assert statuses(gateway, key, 1, bob) == [200]  # a user the gateway does not know: the key's
+    gateway.clock.to_next_minute()
+    assert statuses(gateway, key, 1, alice) == [200]
+    assert [e.user_id for e in gateway.events.rows] == ["alice"] * 3 + ["bob", "alice"]

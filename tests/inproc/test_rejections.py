@@ -65,6 +65,19 @@ def test_a_model_the_setting_does_not_allow_is_403(gateway):
     refused(gateway, CHAT_PATH, key, 403, "model gpt-4o-mini is not allowed")
 
 
+def test_a_model_the_user_may_not_use_is_403(gateway):
+    key = gateway.key()
+    gateway.user("alice", allowedModels=["gpt-4o"])
+    response = gateway.post(CHAT_PATH, json={**CHAT, "user": "alice"}, key=key)
+    assert response.status_code == 403
+    assert response.json["error"]["message"] == (
+        "[BricksLLM] model gpt-4o-mini is not allowed for user alice"
+    )
+    assert gateway.upstream.requests == []
+    [event] = gateway.events.rows
+    assert (event.status, event.user_id) == (403, "alice")
+
+
 @pytest.mark.parametrize(
     "path", ["/api/providers/openai/v1/nope", "/v1/chat/completions", "/api/providers/unknown/v1/x"]
 )
