@@ -85,11 +85,9 @@ class FakeResponse:
         return self.body
 
     def events(self) -> Iterator[list[bytes]]:
-        for sent, batch in enumerate(self.batches):
-            if sent == self.fail_after:
-                raise UpstreamUnreachable("upstream stream failed: ConnectionResetError")
+        for batch in self.batches[: self.fail_after]:
             yield list(batch)
-        if self.fail_after is not None and self.fail_after >= len(self.batches):
+        if self.fail_after is not None:
             raise UpstreamUnreachable("upstream stream failed: ConnectionResetError")
 
     def release(self) -> None:
