@@ -20,6 +20,7 @@ def test_a_chat_answer_reaches_the_client_and_its_usage_is_priced(gateway):
     response = gateway.post(CHAT_PATH, json=CHAT, headers={"Authorization": f"Bearer {key}"})
     assert response.status_code == 200
     assert response.json["choices"][0]["message"]["content"] == "Hello from the fake upstream."
+    assert response.headers["Access-Control-Allow-Origin"] == "*"  # the views ran
     received = gateway.upstream.last
     assert (received.method, received.url) == ("POST", "http://upstream.test/v1/chat/completions")
     assert received.json == CHAT and received.headers["authorization"] == "Bearer sk-upstream"
