@@ -50,3 +50,31 @@ def test_a_refused_request_of_a_logging_key_keeps_its_body_too(gateway):
     body = json.dumps(CHAT).encode()
     assert [post_raw(gateway, key, body).status_code for _ in range(2)] == [200, 429]
     assert [e.request_body for e in gateway.events.rows] == [body, body]
+
+
+def test_a_redacted_request_is_logged_as_it_went_upstream_never_as_sent(gateway):
+    policy = gateway.admin.policies.create({"name": "p", "config": {"rules": {
+        "email": "allow_but_redact"}}})  # fmt: skip
+    gateway.refresh()
+    key = gateway.key(shouldLogRequest=True, policyId=policy.id)
+    sent = {**CHAT, "messages": [{"role": "user", "content": "mail a@b.co please"}]}
+    assert post_raw(gateway, key, json.dumps(sent).encode()).status_code == 200
+    forwarded = gateway.upstream.last
+    assert forwarded.json["messages"][0]["content"] == "mail *** please"
+    [event] = gateway.events.rows
+    assert event.request_body == forwarded.body and b"a@b.co" not in event.request_body
+    assert (event.action, event.policy_id) == ("redacted", policy.id)
+
+
+def test_a_blocked_request_reaches_nothing_and_its_body_is_not_kept(gateway):
+    policy = gateway.admin.policies.create({"name": "p", "config": {"rules": {
+        "email": "block"}}})  # fmt: skip
+    gateway.refresh()
+    key = gateway.key(shouldLogRequest=True, policyId=policy.id)
+    sent = {**CHAT, "messages": [{"role": "user", "content": "mail a@b.co please"}]}
+    response = post_raw(gateway, key, json.dumps(sent).encode())
+    assert response.status_code == 403
+    assert response.json["error"]["message"] == "[BricksLLM] request blocked"
+    assert gateway.upstream.requests == []
+    [event] = gateway.events.rows
+    assert (event.status, event.action, event.request_body) == (403, "blocked", None)
