@@ -75,7 +75,7 @@ def test_a_cached_route_answers_the_same_request_once_upstream(gateway):
     first = gateway.post(f"/api/route{route.path}", json=CHAT, key=secret)
     second = gateway.post(f"/api/route{route.path}", json=CHAT, key=secret)
     assert first.status_code == second.status_code == 200
-    assert second.headers["X-BricksLLM-Cache"] == "hit" and second.json == first.json
+    assert second.headers["X-BricksLLM-Cache"] == "HIT" and second.json == first.json
     assert len(gateway.upstream.requests) == 1
     assert [(e.provider, e.cost_micros > 0) for e in gateway.events.rows] == [
         ("openai", True), ("cached", False),
