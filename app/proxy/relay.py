@@ -76,21 +76,21 @@ class StreamsInFlight:
     event and settles what was relayed so far, as for an upstream that died."""
 
     def __init__(self) -> None:
-        self._open: set[UpstreamResponse] = set()
+        self._open: dict[int, UpstreamResponse] = {}  # by identity: responses need not hash
         self.shutting_down = False
 
     def add(self, upstream: UpstreamResponse) -> None:
-        self._open.add(upstream)
+        self._open[id(upstream)] = upstream
 
     def discard(self, upstream: UpstreamResponse) -> None:
-        self._open.discard(upstream)
+        self._open.pop(id(upstream), None)
 
     def __len__(self) -> int:
         return len(self._open)
 
     def cut_all(self) -> int:
         self.shutting_down = True
-        cut = list(self._open)
+        cut = list(self._open.values())
         for upstream in cut:
             upstream.abort()
         return len(cut)
