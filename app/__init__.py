@@ -109,6 +109,7 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
 def _setup_proxy(app: flask.Flask, settings: Settings, db: Database) -> ProxyContainer:
     from app.admin import health
     from app.events import EventBus
+    from app.events.inflight import InFlightLog
     from app.proxy import views
     from app.proxy.runtime import build_runtime
     from app.storage.events import EventRepository
@@ -118,6 +119,7 @@ def _setup_proxy(app: flask.Flask, settings: Settings, db: Database) -> ProxyCon
         consumers=settings.number_of_event_message_consumers,
         queue_size=settings.event_queue_size,
         journal_dir=settings.event_journal_dir,
+        inflight=InFlightLog(settings.event_journal_dir),
     )
     bus.start()
     container = ProxyContainer(settings, db, bus, build_runtime(settings, db, bus))

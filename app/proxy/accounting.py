@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 
 
 class EventPublisher(Protocol):
+    def begin(self, event: Event) -> None:
+        """The request was admitted: `event` as known so far, kept until it is published."""
+        ...
+
     def publish(self, event: Event) -> None: ...
 
 
@@ -41,6 +45,15 @@ def finish(
     settle(ctx, counters, cost_micros)
     event = event_row(ctx, outcome, usage, cost_micros)
     _publish(events, event)
+
+
+def admitted(ctx: RequestContext, *, events: EventPublisher) -> None:
+    """Record an admitted request before it goes upstream, so that a worker dying mid-request
+    still leaves its event (`app/events/inflight.py`)."""
+    try:
+        events.begin(event_row(ctx, Outcome(0), None, 0))
+    except Exception:  # the request must not fail because this record did
+        log.exception("could not record the admission of %s", ctx.event_id)
 
 
 def publish_attempt(ctx: RequestContext, outcome: Outcome, *, events: EventPublisher) -> None:

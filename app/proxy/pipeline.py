@@ -72,6 +72,7 @@ def handle(request: ProxyRequest, runtime: ProxyRuntime) -> ProxyResponse:
         call = build_call(ctx, endpoint, adapter, key, setting, runtime.settings.proxy_timeout)
         call = ctx.call = apply_policy(ctx, call, snapshot.policies, runtime.detectors)
         reserve(ctx, call, runtime.counters, runtime.pricer, runtime.fail_open, ctx.now)
+        accounting.admitted(ctx, events=runtime.events)
         upstream, hide_usage = send(call, runtime.upstream)
     except ProxyError as error:
         finish(Outcome(error.status, error.message))
@@ -110,6 +111,7 @@ def _handle_route(
         except ProxyError as error:
             finish(Outcome(error.status, error.message))
             return error_response(error)
+        accounting.admitted(ctx, events=runtime.events)
         publish_attempt = partial(accounting.publish_attempt, events=runtime.events)
         return run_route(ctx, route, calls, runtime.upstream, finish, publish_attempt, timeout_s,
                          runtime.streams)  # fmt: skip
