@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from app.config import Settings
 from app.pii.base import Detector, DetectorUnavailable, Finding
 from app.pii.comprehend import ComprehendDetector, ComprehendOptions
-from app.pii.local import LocalDetector
+from app.pii.local import LocalDetector, Pause
 
 
 class Detectors:
@@ -26,9 +26,12 @@ class Detectors:
     def entities(self) -> frozenset[str]:
         return frozenset().union(*(d.entities for d in self._detectors))
 
-    def detect(self, texts: Sequence[str], entities: frozenset[str]) -> list[list[Finding]]:
+    def detect(
+        self, texts: Sequence[str], entities: frozenset[str], pause: Pause | None = None
+    ) -> list[list[Finding]]:
         """Findings per text for `entities`, sorted by position; DetectorUnavailable when one
-        is served by no detector or a detector fails."""
+        is served by no detector or a detector fails. `pause` is called between the local
+        detector's windows of a long text (Comprehend waits on the network, which yields)."""
         missing = entities - self.entities
         if missing:
             raise DetectorUnavailable(
@@ -38,7 +41,12 @@ class Detectors:
         for detector in self._detectors:
             wanted = entities & detector.entities
             if wanted:
-                for index, findings in enumerate(detector.detect(texts, wanted)):
+                answers = (
+                    detector.detect(texts, wanted, pause)
+                    if isinstance(detector, LocalDetector)
+                    else detector.detect(texts, wanted)
+                )
+                for index, findings in enumerate(answers):
                     found[index] += findings
         return [sorted(f) for f in found]
 

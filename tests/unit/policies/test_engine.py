@@ -116,7 +116,7 @@ def test_fields_not_inspected_are_left_alone():
 
 
 class Failing:
-    def detect(self, texts, entities):
+    def detect(self, texts, entities, pause=None):
         raise DetectorUnavailable("comprehend timed out")
 
 
