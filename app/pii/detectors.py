@@ -32,23 +32,31 @@ class Detectors:
         """Findings per text for `entities`, sorted by position; DetectorUnavailable when one
         is served by no detector or a detector fails. `pause` is called between the local
         detector's windows of a long text (Comprehend waits on the network, which yields)."""
+        found: list[list[Finding]] = [[] for _ in texts]
+        failures = []
         missing = entities - self.entities
         if missing:
-            raise DetectorUnavailable(
-                f"no PII detector serves {', '.join(sorted(missing))} (AWS Comprehend is not set up)"
-            )
-        found: list[list[Finding]] = [[] for _ in texts]
+            names = ", ".join(sorted(missing))
+            failures.append(f"no PII detector serves {names} (AWS Comprehend is not set up)")
         for detector in self._detectors:
             wanted = entities & detector.entities
-            if wanted:
+            if not wanted:
+                continue
+            try:
                 answers = (
                     detector.detect(texts, wanted, pause)
                     if isinstance(detector, LocalDetector)
                     else detector.detect(texts, wanted)
                 )
-                for index, findings in enumerate(answers):
-                    found[index] += findings
-        return [sorted(f) for f in found]
+            except DetectorUnavailable as exc:
+                failures.append(str(exc))
+                continue
+            for index, findings in enumerate(answers):
+                found[index] += findings
+        found = [sorted(f) for f in found]
+        if failures:
+            raise DetectorUnavailable("; ".join(failures), partial=found)
+        return found
 
 
 def build_detectors(settings: Settings, endpoint_url: str | None = None) -> Detectors:

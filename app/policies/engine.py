@@ -8,8 +8,8 @@ literals that held a match (each match becomes `***`); every other byte stays as
 outcome without a match forwards the original bytes object itself.
 
 A detector that cannot answer raises `PolicyUnavailable` when the policy's `onDetectorFailure`
-is `block` (the default); with `allow` the regex rules still apply and the outcome says the
-entities went unchecked.
+is `block` (the default); with `allow` the regex rules and the findings of the detectors that
+did answer still apply, and the outcome says why some entities went unchecked.
 """
 
 from __future__ import annotations
@@ -108,6 +108,7 @@ def _hits(
             if policy.on_detector_failure == BLOCK:
                 raise PolicyUnavailable(str(exc)) from exc
             unchecked = str(exc)
+            findings = exc.partial or findings  # what the detectors that answered found
     if pause is not None:
         pause()
     regexes = regex_hits(policy, texts)

@@ -39,6 +39,7 @@ def _spans(
         except DetectorUnavailable as exc:
             if policy.on_detector_failure == BLOCK:
                 raise PolicyUnavailable(str(exc)) from exc
+            findings = exc.partial or findings
     regexes = regex_hits(policy, texts, span_actions=_MASKED)
     return [
         [span for hit in entity_hits(policy, f) + r if hit.action in _MASKED for span in hit.spans]

@@ -159,3 +159,29 @@ def test_without_credentials_a_cloud_entity_cannot_be_checked():
     with pytest.raises(DetectorUnavailable, match="name"):
         detectors.detect(["Jane Doe"], frozenset({"name", "email"}))
     assert detectors.detect(["x a@b.co"], frozenset({"email"})) == [[Finding(2, 8, "email")]]
+
+
+def test_a_comprehend_timeout_follows_the_policy_fail_mode():
+    import json as _json
+
+    from app.domain.policies import Policy
+    from app.policies.stage import PolicyCheckFailed, check_request
+
+    server = StandIn(delay_s=1.5)
+    try:
+        settings = Settings(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret",
+                            amazon_request_timeout=0.3, amazon_connection_timeout=0.3)  # fmt: skip
+        detectors = build_detectors(settings, endpoint_url=server.url)
+        raw = _json.dumps({"messages": [{"role": "user", "content": "Jane Doe, a@b.co"}]}).encode()
+        strict = Policy(id="p", created_at=1, updated_at=1, rules={"name": "block"})
+        with pytest.raises(PolicyCheckFailed) as raised:
+            check_request(strict, detectors, raw, _json.loads(raw))
+        assert raised.value.status == 503
+        lenient = Policy(id="p", created_at=1, updated_at=1, on_detector_failure="allow",
+                         rules={"name": "block", "email": "allow_but_redact"})  # fmt: skip
+        outcome = check_request(lenient, detectors, raw, _json.loads(raw))
+        # the local detector's findings still count: the email is redacted
+        assert outcome.action == "redacted" and "Comprehend" in outcome.unchecked
+        assert _json.loads(outcome.body)["messages"][0]["content"] == "Jane Doe, ***"
+    finally:
+        server.close()
