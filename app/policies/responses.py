@@ -9,11 +9,14 @@ JSON body the way the request side does: only the string literals holding a matc
 so a match split across two deltas is still caught, while everything before is emitted at once.
 A match longer than `hold_back` characters may get out in pieces; every pattern entity is far
 shorter. `feed_event` applies it to the parsed `data:` payload of an SSE event of the OpenAI
-chat and completions, Anthropic messages and OpenAI Responses streams.
+chat and completions, Anthropic messages and OpenAI Responses streams; `flush_before` gives the
+delta event that carries the held-back rest before the event that ends the text, and
+`mask_full_texts` masks the Responses events that repeat the whole text.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -78,6 +81,7 @@ class StreamRedactor:
         self._detectors = detectors
         self._hold_back = hold_back
         self._held = ""
+        self._template: dict[str, Any] | None = None  # the last delta event, to carry the rest
 
     def feed(self, text: str) -> str:
         self._held += text
@@ -105,8 +109,67 @@ class StreamRedactor:
         if place is None:
             return False
         container, key = place
+        if self._template is None:
+            self._template = copy.deepcopy(payload)
         container[key] = self.feed(container[key])
         return True
+
+    def flush_before(self, payload: Any) -> dict[str, Any] | None:
+        """At the event that ends the text (a chunk with a finish_reason, Anthropic's
+        content_block_stop, Responses' output_text.done), the held-back text, masked, as a delta
+        event to send just before it; None when there is nothing to send."""
+        if not is_text_end(payload) or self._template is None:
+            return None
+        rest = self.finish()
+        if not rest:
+            return None
+        event = copy.deepcopy(self._template)
+        place = delta_place(event)
+        assert place is not None  # the template is a delta event
+        place[0][place[1]] = rest
+        return event
+
+    def mask_full_texts(self, payload: Any) -> None:
+        """Mask the events that repeat the whole text (Responses' output_text.done,
+        content_part.done, output_item.done and completed), in place."""
+        if not isinstance(payload, dict):
+            return
+        kind = payload.get("type")
+        if kind == "response.output_text.done" and isinstance(payload.get("text"), str):
+            payload["text"] = self._mask_whole(payload["text"])
+        for name in ("part", "item", "response"):
+            inner = payload.get(name)
+            if kind and kind.startswith("response.") and isinstance(inner, dict):
+                for container, key in _text_places(inner):
+                    container[key] = self._mask_whole(container[key])
+
+    def _mask_whole(self, text: str) -> str:
+        return mask(text, _spans(self._policy, self._detectors, [text])[0])
+
+
+def is_text_end(payload: Any) -> bool:
+    """The event after which no more text of the current block comes."""
+    if not isinstance(payload, dict):
+        return False
+    choices = payload.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        return choices[0].get("finish_reason") is not None
+    return payload.get("type") in ("content_block_stop", "response.output_text.done")
+
+
+def _text_places(node: Any) -> list[tuple[dict[str, Any], str]]:
+    """Every `text` string under a Responses part, item or response object."""
+    found: list[tuple[dict[str, Any], str]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "text" and isinstance(value, str):
+                found.append((node, key))
+            elif isinstance(value, (dict, list)):
+                found += _text_places(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _text_places(value)
+    return found
 
 
 def delta_place(payload: Any) -> tuple[dict[str, Any], str] | None:

@@ -90,3 +90,54 @@ def test_feed_event_rewrites_the_delta_of_each_provider_shape():
     assert anthropic["delta"]["text"] == "***" and responses["delta"] == "***"
     assert not redactor.feed_event({"choices": [{"delta": {"role": "assistant"}}]})
     assert not redactor.feed_event({"type": "message_stop"})
+
+
+def replay(pol, events, hold_back=16):
+    """What a client receives when the relay applies the redactor to each event."""
+    redactor = StreamRedactor(pol, DETECTORS, hold_back=hold_back)
+    sent = []
+    for event in events:
+        redactor.feed_event(event)
+        redactor.mask_full_texts(event)
+        rest = redactor.flush_before(event)
+        sent += [rest, event] if rest else [event]
+    return sent
+
+
+def test_an_openai_stream_gets_its_held_back_rest_before_the_finish_chunk():
+    pieces = ["Write to jane.", "doe@example.com", " or call us, thanks for asking."]
+    events = [
+        {"choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]} for p in pieces
+    ]
+    events.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    sent = replay(policy({"email": "allow_but_redact"}), events)
+    text = "".join(e["choices"][0]["delta"].get("content", "") for e in sent)
+    assert text == "Write to *** or call us, thanks for asking."
+    assert sent[-1]["choices"][0]["finish_reason"] == "stop"
+    assert sent[-2]["choices"][0]["delta"]["content"]  # the rest, just before the end
+
+
+def test_an_anthropic_stream_is_redacted_across_deltas():
+    def delta(text):
+        return {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "text_delta", "text": text},
+        }
+
+    events = [{"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+              delta("My SSN is 123-4"), delta("5-6789, keep it safe."), {"type": "content_block_stop", "index": 0},
+              {"type": "message_stop"}]  # fmt: skip
+    sent = replay(policy({"ssn": "block"}), events)
+    text = "".join(e["delta"]["text"] for e in sent if e["type"] == "content_block_delta")
+    assert text == "My SSN is ***, keep it safe."
+
+
+def test_responses_events_repeating_the_whole_text_are_masked():
+    whole = f"mail {EMAIL} please"
+    events = [{"type": "response.output_text.delta", "delta": whole},
+              {"type": "response.output_text.done", "text": whole},
+              {"type": "response.completed", "response": {"output": [{"content": [{"type": "output_text", "text": whole}]}]}}]  # fmt: skip
+    sent = replay(policy({"email": "allow_but_redact"}), events, hold_back=0)
+    assert EMAIL not in json.dumps(sent)
+    assert sent[-1]["response"]["output"][0]["content"][0]["text"] == "mail *** please"
