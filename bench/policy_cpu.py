@@ -110,11 +110,26 @@ def longest_stretch_ms(body: bytes) -> tuple[float, float]:
     return max(stretches) * 1000, (time.thread_time() - started) * 1000
 
 
+def stream_delta_ms() -> float:
+    """Redacting a streamed answer: time per delta of about 4 words."""
+    from app.policies.responses import StreamRedactor
+
+    words = (PROSE + PII).split(" ")
+    deltas = [" ".join(words[i : i + 4]) + " " for i in range(0, len(words), 4)] * 20
+    started = time.perf_counter()
+    redactor = StreamRedactor(POLICY, DETECTORS)
+    for delta in deltas:
+        redactor.feed(delta)
+    redactor.finish()
+    return (time.perf_counter() - started) / len(deltas) * 1000
+
+
 def main() -> None:
     for size, pii in ((2048, False), (2048, True)):
         body = chat_body(size, pii)
         label = "with 3 PII" if pii else "no PII"
         print(f"2 KB chat prompt ({label}): {per_call_ms(body, 300):.3f} ms per request")
+    print(f"streamed answer: {stream_delta_ms():.3f} ms per delta (256-character hold-back)")
     for dense in (False, True):
         big = chat_body(400 * 1024, True, dense)
         label = "PII in every sentence" if dense else "3 PII"

@@ -6,7 +6,8 @@ JSON body the way the request side does: only the string literals holding a matc
 
 `StreamRedactor` handles a stream of text deltas with a bounded hold-back: it keeps the last
 `hold_back` characters (and any match running into them) until more text or the end arrives,
-so a match split across two deltas is still caught, while everything before is emitted at once.
+so a match split across two deltas is still caught, while everything before is emitted as soon
+as at least 64 characters are ready (one scan per 64 characters rather than per delta).
 A match longer than `hold_back` characters may get out in pieces; every pattern entity is far
 shorter. `feed_event` applies it to the parsed `data:` payload of an SSE event of the OpenAI
 chat and completions, Anthropic messages and OpenAI Responses streams; `flush_before` gives the
@@ -28,6 +29,7 @@ from app.policies.matching import entity_hits, mask, merge, regex_hits
 
 _MASKED = frozenset({BLOCK, REDACT})
 DEFAULT_HOLD_BACK = 256
+EMIT_AT_LEAST = 64  # characters released per scan: fewer scans of the same held text
 
 
 def _spans(
@@ -75,18 +77,25 @@ class StreamRedactor:
     what is left at the end."""
 
     def __init__(
-        self, policy: Policy, detectors: EntityDetector, hold_back: int = DEFAULT_HOLD_BACK
+        self,
+        policy: Policy,
+        detectors: EntityDetector,
+        hold_back: int = DEFAULT_HOLD_BACK,
+        emit_at_least: int = EMIT_AT_LEAST,
     ) -> None:
         self._policy = policy
         self._detectors = detectors
         self._hold_back = hold_back
+        self._emit_at_least = emit_at_least
         self._held = ""
         self._template: dict[str, Any] | None = None  # the last delta event, to carry the rest
 
     def feed(self, text: str) -> str:
         self._held += text
         cut = len(self._held) - self._hold_back
-        if cut <= 0:
+        if (
+            cut <= 0 or cut < self._emit_at_least
+        ):  # one scan per that many characters, not per delta
             return ""
         spans = merge(_spans(self._policy, self._detectors, [self._held])[0])
         for start, end in spans:

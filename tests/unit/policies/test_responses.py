@@ -47,8 +47,8 @@ def test_bodies_are_untouched_without_the_option_or_without_a_match():
     assert redact_response_body(policy({"ssn": "block"}), DETECTORS, raw, json.loads(raw)) is raw
 
 
-def stream(pol, pieces, hold_back=32):
-    redactor = StreamRedactor(pol, DETECTORS, hold_back=hold_back)
+def stream(pol, pieces, hold_back=32, emit_at_least=16):
+    redactor = StreamRedactor(pol, DETECTORS, hold_back=hold_back, emit_at_least=emit_at_least)
     out = [redactor.feed(p) for p in pieces]
     return out, redactor.finish()
 
@@ -71,12 +71,13 @@ def test_the_stream_stays_incremental():
     words = [f"word{i} " for i in range(100)]
     out, rest = stream(policy({"email": "allow_but_redact"}), words, hold_back=32)
     assert "".join(out) + rest == "".join(words)
-    assert sum(1 for piece in out if piece) > 80  # text leaves while the stream goes on
-    assert len(rest) <= 32 + len(words[-1])
+    assert sum(1 for piece in out if piece) > 25  # text leaves while the stream goes on
+    assert len(rest) <= 32 + 16 + len(words[-1])
 
 
 def test_feed_event_rewrites_the_delta_of_each_provider_shape():
-    redactor = StreamRedactor(policy({"email": "allow_but_redact"}), DETECTORS, hold_back=0)
+    redactor = StreamRedactor(policy({"email": "allow_but_redact"}), DETECTORS, hold_back=0,
+                              emit_at_least=0)  # fmt: skip
     chat = {"choices": [{"index": 0, "delta": {"content": f"to {EMAIL}"}}]}
     anthropic = {
         "type": "content_block_delta",
@@ -94,7 +95,7 @@ def test_feed_event_rewrites_the_delta_of_each_provider_shape():
 
 def replay(pol, events, hold_back=16):
     """What a client receives when the relay applies the redactor to each event."""
-    redactor = StreamRedactor(pol, DETECTORS, hold_back=hold_back)
+    redactor = StreamRedactor(pol, DETECTORS, hold_back=hold_back, emit_at_least=0)
     sent = []
     for event in events:
         redactor.feed_event(event)
@@ -141,3 +142,13 @@ def test_responses_events_repeating_the_whole_text_are_masked():
     sent = replay(policy({"email": "allow_but_redact"}), events, hold_back=0)
     assert EMAIL not in json.dumps(sent)
     assert sent[-1]["response"]["output"][0]["content"][0]["text"] == "mail *** please"
+
+
+def test_with_the_defaults_a_long_answer_flows_and_waits_at_most_320_characters():
+    redactor = StreamRedactor(policy({"email": "allow_but_redact"}), DETECTORS)
+    words = [f"word{i} " for i in range(300)]
+    out = []
+    for word in words:
+        out.append(redactor.feed(word))
+        assert len("".join(words[: len(out)])) - len("".join(out)) <= 256 + 64 + len(word)
+    assert "".join(out) + redactor.finish() == "".join(words)
