@@ -74,9 +74,12 @@ def inspect_request(
     under gevent): a 400 KB prompt then never holds the hub for more than a few ms at a time."""
     if policy is None or not policy.checks_anything() or not _has_texts(parsed):
         return Outcome(outcome_of(ALLOW), body)
-    encoding = json.detect_encoding(body)
-    text = body.decode(encoding)
-    slots = find_texts(text, REQUEST_KEYS, REQUEST_DESCEND)
+    try:
+        encoding = json.detect_encoding(body)
+        text = body.decode(encoding)
+        slots = find_texts(text, REQUEST_KEYS, REQUEST_DESCEND)
+    except (ValueError, IndexError) as exc:  # not the JSON `parsed` came from: never forward it
+        raise PolicyUnavailable("the request body could not be read for inspection") from exc
     hits, unchecked = _hits(policy, detectors, [s.value for s in slots], pause)
     action = strongest([h.action for per_text in hits for h in per_text])
     flat = tuple(h for per_text in hits for h in per_text)
