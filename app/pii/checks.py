@@ -140,6 +140,11 @@ def vin(text: str) -> bool:
     return text[8] == expected
 
 
+def not_only_letters(text: str) -> bool:
+    """A value with a digit or a symbol: "hunter22!" is a password, "stored" is a word."""
+    return not text.isalpha()
+
+
 def has_digit(text: str) -> bool:
     return any(c.isdigit() for c in text)
 

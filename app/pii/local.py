@@ -68,6 +68,10 @@ class LocalDetector:
             return [_scan(text, compiled) for text in texts]
         return [_scan_in_windows(text, compiled, pause) for text in texts]
 
+    def warm(self) -> None:
+        self._compiled(self._entities)
+        self.detect(["+1 415 555 2671, +44 20 7946 0958, +91 98765 43210"], frozenset({"phone"}))
+
     @functools.lru_cache(maxsize=256)  # noqa: B019 - detectors live as long as the process
     def _compiled(self, entities: frozenset[str]) -> _Compiled:
         return _Compiled([p for p in self._patterns if p.entity in entities])

@@ -185,3 +185,11 @@ def test_a_comprehend_timeout_follows_the_policy_fail_mode():
         assert _json.loads(outcome.body)["messages"][0]["content"] == "Jane Doe, ***"
     finally:
         server.close()
+
+
+def test_warm_builds_the_client_without_calling_aws(stand_in):
+    settings = Settings(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret")
+    detectors = build_detectors(settings, endpoint_url=stand_in.url)
+    detectors.warm()
+    assert stand_in.calls == []
+    assert detectors.detect(["Jane Doe"], frozenset({"name"})) == [[Finding(0, 8, "name")]]
