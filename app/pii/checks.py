@@ -72,6 +72,15 @@ def ip_address(text: str) -> bool:
     return True
 
 
+def ipv6_address(text: str) -> bool:
+    """A valid IPv6 address that does not look like code: "std::abs" and "a::b" are valid
+    addresses, so at least three groups, or two with one of four hex digits ("fe80::1")."""
+    if not ip_address(text):
+        return False
+    groups = [g for g in text.split("%")[0].split(":") if g]
+    return len(groups) >= 3 or (len(groups) == 2 and any(len(g) == 4 for g in groups))
+
+
 _ORDINAL = re.compile(r"(\d)(st|nd|rd|th)\b", re.IGNORECASE)
 
 

@@ -95,7 +95,7 @@ _PATTERNS: tuple[Pattern, ...] = (
     Pattern(
         "ip_address",
         r"(?i)(?:\b[0-9a-f]{1,4}|:)?(?::[0-9a-f]{0,4}){2,7}(?:%[a-z0-9]+)?",
-        checks.ip_address,
+        checks.ipv6_address,
     ),  # fmt: skip
     Pattern(
         "mac_address",

@@ -310,6 +310,7 @@ NOISE = [
     "The login page shows a PIN pad; the passport office opens at 9.",
     "The password is not stored. Username must be unique.",
     "The account balance is 1200 dollars.",
+    "std::vector<int> v; use ::std::abs and Foo::Bar, then a::b::c.",
 ]
 
 
