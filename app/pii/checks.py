@@ -154,6 +154,20 @@ def not_only_letters(text: str) -> bool:
     return not text.isalpha()
 
 
+# Values that follow "password:" or "username =" in source code, not in a leak.
+_CODE_WORDS = frozenset({"none", "null", "nil", "true", "false", "str", "bytes", "int", "string",
+                         "self", "this", "raise", "return", "password", "username", "user",
+                         "undefined", "optional", "any", "secret", "required"})  # fmt: skip
+
+
+def not_code(text: str) -> bool:
+    """A value that is not a piece of source code: no call, index or quote, no type or
+    keyword ("username: str", "password = get_auth(url)", "password=password")."""
+    if any(c in text for c in "()[]{}\"'`<>"):
+        return False
+    return text.lower() not in _CODE_WORDS and not text.lower().startswith(("self.", "this."))
+
+
 def has_digit(text: str) -> bool:
     return any(c.isdigit() for c in text)
 

@@ -33,7 +33,7 @@ def _after(keywords: str, value: str) -> str:
 
 def _assigned(keywords: str, value: str) -> str:
     """`value` (a group) assigned to one of `keywords`: "Password: x", "login=x"."""
-    return rf"(?i:\b(?:{keywords}))\s*[:=]\s*{value}"
+    return rf"(?i:\b(?:{keywords}))[ \t]*[:=][ \t]*{value}"
 
 
 _PASSWORD = r"password|passwd|pwd|passcode|passphrase"
@@ -205,23 +205,31 @@ _PATTERNS: tuple[Pattern, ...] = (
     ),  # fmt: skip
     Pattern("vehicle_identification_number", r"\b[A-HJ-NPR-Z0-9]{17}\b", checks.vin),
     Pattern("pin", _after(r"pin", r"(\d{4,8})\b"), group=1),
-    # A password or user name is taken only when assigned ("password: x", "login=x"), or for a
-    # password after "is" when it holds more than letters ("my password is hunter22", not
-    # "the password is stored").
-    Pattern("password", _assigned(_PASSWORD, r"(\S{4,128})"), group=1, trim=_CLOSERS),
+    # A password or user name is taken only when assigned on the same line ("password: x",
+    # "login=x") and not to a piece of code ("password = str(password)", "username: str"), or
+    # for a password after "is" when it holds more than letters ("my password is hunter22",
+    # not "the password is stored").
     Pattern(
         "password",
-        rf"(?i:\b(?:{_PASSWORD}))\s+is\s+(\S{{4,128}})",
+        _assigned(_PASSWORD, r"(\S{4,128})"),
+        checks.not_code,
+        group=1,
+        trim=_CLOSERS,
+    ),
+    Pattern(
+        "password",
+        rf"(?i:\b(?:{_PASSWORD}))[ \t]+is[ \t]+(\S{{4,128}})",
         checks.not_only_letters,
         group=1,
         trim=_CLOSERS,
-    ),  # fmt: skip
+    ),
     Pattern(
         "username",
-        _assigned(r"user\s*name|login|user\s*id|handle", r"(@?[A-Za-z0-9._\-]{3,64})"),
+        _assigned(r"user\s*name|login|user\s*id|handle", r"(@?[A-Za-z0-9._\-]{3,64}[(\[]?)"),
+        checks.not_code,
         group=1,
         trim=".",
-    ),  # fmt: skip
+    ),
 )
 
 # Numbers written in digit groups: "116-525-577" inside the job card "UP-98-116-525-577/361" is

@@ -311,6 +311,8 @@ NOISE = [
     "The password is not stored. Username must be unique.",
     "The account balance is 1200 dollars.",
     "std::vector<int> v; use ::std::abs and Foo::Bar, then a::b::c.",
+    "def login(username: str, password: str) -> None:\n    password = password.encode('utf-8')",
+    "self.username = username; password = get_auth_from_url(url); password: bytes | None",
 ]
 
 
