@@ -141,6 +141,11 @@ def prepare_to_serve(app: flask.Flask) -> None:
         from app.providers.tokens import O200K_BASE
 
         container.proxy.pricer.tokens.preload((O200K_BASE,))
+        # Compiled patterns, phone metadata and, with AWS credentials, Comprehend's client: a
+        # full pass over botocore's models alone took ~100 ms in the middle of a request.
+        warm = getattr(container.proxy.detectors, "warm", None)
+        if warm is not None:
+            warm()
     gc.freeze()
 
 
