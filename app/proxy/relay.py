@@ -15,7 +15,8 @@ from typing import Any
 
 import orjson
 
-from app.errors import UpstreamError
+from app.errors import ProxyError, UpstreamError
+from app.policies.engine import PolicyUnavailable
 from app.providers import sse
 from app.providers.base import PRICED_KINDS, ProviderAdapter, StreamState
 from app.proxy.context import ProxyResponse, error_response
@@ -34,7 +35,16 @@ def relay_body(call: OutgoingCall, upstream: UpstreamResponse, finish: Finish) -
     except UpstreamError as error:
         finish(Outcome(error.status, error.message))
         return error_response(error)
-    finish(_observe_body(call, upstream.status, body))
+    outcome = _observe_body(call, upstream.status, body)
+    if call.response_redaction is not None:
+        try:
+            body = outcome.response_body = call.response_redaction.body(body)
+        except PolicyUnavailable:
+            refused = ProxyError(503, "the answer cannot be checked by the policy right now")
+            outcome.status, outcome.error = refused.status, refused.message
+            finish(outcome)  # the upstream answered: what it used is billed
+            return error_response(refused)
+    finish(outcome)
     return ProxyResponse(upstream.status, upstream.headers, body)
 
 
@@ -153,6 +163,7 @@ def _stream(
     state = StreamState()
     status, error = 499, "client disconnected"
     completed = False
+    redaction = call.response_redaction.stream() if call.response_redaction else None
     streams.add(upstream)
     try:
         for received in upstream.events():
@@ -163,12 +174,12 @@ def _stream(
                 if data is not None and adapter.is_stream_end(data):
                     finish(_stream_outcome(adapter, state, upstream.status, ""))
                     completed = True
-                    relayed.append(raw)
+                    relayed.extend(redaction.events(raw) if redaction else (raw,))
                     yield b"".join(relayed)
                     upstream.release()
                     return
                 if _observe(adapter, state, data, hide_usage):
-                    relayed.append(raw)
+                    relayed.extend(redaction.events(raw) if redaction else (raw,))
             if relayed:
                 yield relayed[0] if len(relayed) == 1 else b"".join(relayed)
         status, error = 502, "upstream stream ended early"
@@ -176,6 +187,8 @@ def _stream(
     except Exception as exc:  # a read failure, or an event the adapter could not read
         message = exc.message if isinstance(exc, UpstreamError) else None
         status, error = 502, message or f"upstream stream failed: {type(exc).__name__}"
+        if isinstance(exc, PolicyUnavailable):
+            status, error = 503, "the answer cannot be checked by the policy right now"
         if streams.shutting_down:
             status, error = 503, "stream cut: the gateway shut down before it ended"
         yield adapter.stream_error
