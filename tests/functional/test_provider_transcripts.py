@@ -26,6 +26,8 @@ def env(tmp_path_factory):
 
 
 def request_body(case: dict) -> dict:
+    if "body" in case:
+        return case["body"]  # e.g. a Responses API request
     body = {"model": case["model"], "stream": True, "max_tokens": 64,
             "messages": [{"role": "user", "content": "What is the capital of France?"}]}  # fmt: skip
     if case["provider"] != "anthropic":
