@@ -182,6 +182,7 @@ class OpenAICompatibleAdapter(AdapterDefaults):
 RESPONSES_ROUTES: tuple[RouteSpec, ...] = (
     ("POST", "/v1/responses", "responses"),
     ("POST", "/v1/responses/input_tokens", "other"),
+    ("POST", "/v1/responses/compact", "responses"),  # compaction runs the model: priced
     ("GET", "/v1/responses/:id", "other"),
     ("DELETE", "/v1/responses/:id", "other"),
     ("POST", "/v1/responses/:id/cancel", "other"),

@@ -12,17 +12,17 @@ import pytest
 
 from app.providers import sse
 from app.providers.azure import AzureAdapter
-from app.providers.base import Operation, ProviderAdapter, StreamState
+from app.providers.base import Operation, OperationKind, ProviderAdapter, StreamState
 from app.providers.costs import Pricer
 from app.providers.openai import OpenAIAdapter
 from app.providers.tokens import TokenCounter
-from app.proxy.routes import RouteTable
+from app.proxy.endpoints import EndpointTable
 from tests.fakes.upstream import split_sse_events
 
 TRANSCRIPTS = Path(__file__).resolve().parents[1] / "data" / "transcripts"
 EXPECTED = json.loads((TRANSCRIPTS / "expected.json").read_text())
 RESPONSES = sorted(name for name in EXPECTED if name.startswith("openai_responses_"))
-OPERATION = Operation("responses", "/v1/responses")
+OPERATION = Operation(OperationKind.RESPONSES, "/v1/responses")
 
 
 @pytest.fixture(scope="module")
@@ -134,17 +134,17 @@ def test_background_responses_are_refused_under_a_cost_limit_unless_streamed(pri
     streamed = {**background, "stream": True}
     assert pricer.unpriced_reason(OPERATION, "gpt-4o", streamed, None, table) is None
     assert pricer.unpriced_reason(OPERATION, "gpt-4o", {"input": "hi"}, None, table) is None
-    retrieval = RouteTable().match("GET", "/api/providers/openai/v1/responses/resp_1")
+    retrieval = EndpointTable().match("GET", "/api/providers/openai/v1/responses/resp_1")
     assert retrieval is not None and retrieval.operation.kind == "other"  # polled for free
     assert pricer.unpriced_reason(retrieval.operation, "", None, None, table) is None
     assert adapter.usage_from_body(OPERATION, {"status": "queued", "usage": None}) is None
 
 
 def test_azure_answers_the_responses_api_and_names_the_model_from_the_body():
-    table = RouteTable()
+    table = EndpointTable()
     for path in ("/openai/responses", "/openai/v1/responses"):
         match = table.match("POST", f"/api/providers/azure{path}")
-        assert match is not None and match.operation == Operation("responses", path)
+        assert match is not None and match.operation == Operation(OperationKind.RESPONSES, path)
         adapter = AzureAdapter()
         assert adapter.request_model(match.operation, {"model": "my-gpt4o"}) == "my-gpt4o"
         assert adapter.request_model(match.operation, {}) == ""
