@@ -96,6 +96,22 @@ class StreamState:
     started_usage: Usage | None = None
 
 
+def cut_stream_usage(started: Usage | None, local: Usage) -> Usage:
+    """The usage of a stream cut before its final usage: the input the provider announced at its
+    start (Anthropic's `message_start`: exact, cache reads and writes included) and the output
+    counted locally from the text relayed (never less than announced). Without an announcement,
+    the local count as it is."""
+    if started is None:
+        return local
+    return Usage(
+        prompt_tokens=started.prompt_tokens,
+        completion_tokens=max(started.completion_tokens, local.completion_tokens),
+        cached_prompt_tokens=started.cached_prompt_tokens,
+        cache_write_tokens=started.cache_write_tokens,
+        source="local",
+    )
+
+
 class ProviderAdapter(Protocol):
     name: str
     prefix: str  # proxy path prefix, e.g. "/api/providers/openai"
