@@ -38,8 +38,14 @@ class OperationKind(StrEnum):
 
     @property
     def produces_text(self) -> bool:
-        """Chat, completions and responses answer with text the gateway can count when usage is
-        missing; they are priced by prompt and output tokens."""
+        """Chat and completions answer with text the gateway can count when usage is missing (and
+        their streams get `stream_options.include_usage`; a Responses stream reports usage itself
+        and would refuse that field)."""
+        return self in (OperationKind.CHAT, OperationKind.COMPLETIONS)
+
+    @property
+    def priced_by_tokens(self) -> bool:
+        """Priced by prompt and output tokens against the `chat` prices (or a costMap)."""
         return self in (OperationKind.CHAT, OperationKind.COMPLETIONS, OperationKind.RESPONSES)
 
 

@@ -98,7 +98,7 @@ class Pricer:
         self, kind: OperationKind, model: str, setting: ProviderSetting | None, table: PriceTable
     ) -> bool:
         cost_map = self.cost_map(setting)
-        if kind.produces_text:
+        if kind.priced_by_tokens:
             return pricing.chat_prices(model, cost_map, table=table) is not None
         if kind is OperationKind.EMBEDDINGS:
             return pricing.embedding_price(model, cost_map, table=table) is not None
@@ -117,7 +117,7 @@ class Pricer:
         0 when the model has no known price."""
         kind = operation.kind
         result: int | None = 0
-        if kind.produces_text:
+        if kind.priced_by_tokens:
             result = pricing.chat_cost_micros(
                 model, usage.prompt_tokens, usage.completion_tokens, usage.cached_prompt_tokens,
                 cost_map=self.cost_map(setting), table=table,
