@@ -14,7 +14,7 @@ from app.providers.anthropic import AnthropicAdapter
 from app.providers.base import Operation, OperationKind, StreamState, Usage, cut_stream_usage
 from app.providers.costs import Pricer
 from app.providers.openai import OpenAIAdapter
-from app.providers.registry import adapter_for
+from app.providers.registry import adapter_for, adapter_for_path
 from app.providers.tokens import TokenCounter
 from app.proxy.endpoints import EndpointTable
 from tests.fakes.upstream import split_sse_events
@@ -186,3 +186,13 @@ def test_a_cut_stream_keeps_the_announced_input_and_counts_the_output_relayed():
     )
     assert usage.source == "local"
     assert cut_stream_usage(None, local) is local  # nothing announced (OpenAI): the local count
+
+
+def test_an_error_before_routing_takes_the_shape_of_the_provider_path_it_was_sent_to():
+    anthropic_path = adapter_for_path("/api/providers/anthropic/v1/unknown")
+    assert anthropic_path is not None and anthropic_path.name == "anthropic"
+    assert (
+        anthropic_path.error_body(404, "route not supported", "not_found_error")["type"] == "error"
+    )
+    assert adapter_for_path("/api/providers/anthropicx/v1/messages") is None
+    assert adapter_for_path("/api/custom/providers/x/chat") is None  # OpenAI's shape by default
