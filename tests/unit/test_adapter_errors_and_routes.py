@@ -196,3 +196,35 @@ def test_an_error_before_routing_takes_the_shape_of_the_provider_path_it_was_sen
     )
     assert adapter_for_path("/api/providers/anthropicx/v1/messages") is None
     assert adapter_for_path("/api/custom/providers/x/chat") is None  # OpenAI's shape by default
+
+
+@pytest.mark.parametrize(
+    ("event", "kind", "tokens"),
+    [
+        ({"type": "speech.audio.done", "usage": {"input_tokens": 12, "output_tokens": 900}},
+         OperationKind.SPEECH, (12, 900)),
+        ({"type": "transcript.text.done", "text": "hi", "usage": {
+            "type": "tokens", "input_tokens": 120, "output_tokens": 30,
+            "input_token_details": {"text_tokens": 20, "audio_tokens": 100}}},
+         OperationKind.TRANSCRIPTION, (120, 30)),
+        ({"type": "image_generation.completed", "b64_json": "", "usage": {
+            "input_tokens": 50, "output_tokens": 4160,
+            "input_tokens_details": {"text_tokens": 40, "image_tokens": 10}}},
+         OperationKind.IMAGE, (50, 4160)),
+    ],
+)  # fmt: skip
+def test_typed_audio_and_image_streams_end_at_their_last_event_with_its_usage(
+    event, kind, tokens, pricer
+):
+    import orjson
+
+    adapter = OpenAIAdapter()
+    assert adapter.is_stream_end(orjson.dumps(event))
+    assert not adapter.is_stream_end(orjson.dumps({**event, "type": "speech.audio.delta"}))
+    state = StreamState()
+    adapter.observe_stream_event(state, event)
+    assert state.usage is not None
+    assert (state.usage.prompt_tokens, state.usage.completion_tokens) == tokens
+    model = {OperationKind.SPEECH: "gpt-4o-mini-tts", OperationKind.IMAGE: "gpt-image-1",
+             OperationKind.TRANSCRIPTION: "gpt-4o-transcribe"}[kind]  # fmt: skip
+    assert pricer.cost(Operation(kind, "/v1/x"), model, state.usage, None, {}, adapter.prices) > 0
