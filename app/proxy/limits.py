@@ -88,12 +88,12 @@ def request_limits(call: OutgoingCall) -> tuple[list[RateLimit], list[CostLimit]
 
 
 def _estimate(ctx: RequestContext, call: OutgoingCall, pricer: Pricer) -> int:
-    """The cost held while the call runs; a model without a price cannot be held (400)."""
+    """The cost held while the call runs; a request that cannot be priced cannot be held (400,
+    saying what cannot be priced and how to fix it)."""
     operation, table = call.operation, call.adapter.prices
-    if not pricer.is_priced(operation, call.model, call.setting, table):
-        raise ProxyError(
-            400, f"model {call.model or '(none)'} has no price and this key has a cost limit"
-        )
+    unpriced = pricer.unpriced_reason(operation, call.model, call.parsed, call.setting, table)
+    if unpriced is not None:
+        raise ProxyError(400, f"this key has a cost limit and {unpriced}")
     estimate = pricer.estimate(
         operation, call.model, call.parsed, len(call.body), call.setting, table
     )

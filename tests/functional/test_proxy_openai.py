@@ -131,7 +131,9 @@ def test_a_model_without_a_price_is_free_unless_a_cost_limit_needs_one(env):
                             headers={"Authorization": f"Bearer {limited_key}"}, timeout=5)  # fmt: skip
     assert refused.status_code == 400
     assert refused.json()["error"]["message"] == (
-        "[BricksLLM] model my-finetune-without-a-price has no price and this key has a cost limit"
+        "[BricksLLM] this key has a cost limit and model my-finetune-without-a-price has no price; "
+        "add its prices to the provider setting's costMap (promptCostPerModel and "
+        "completionCostPerModel, USD per 1K tokens)"
     )
     assert len(env.upstream.requests) == 1  # the refused call went nowhere
 
