@@ -89,11 +89,17 @@ class RequestContext:
         return int((time.monotonic() - self.started) * 1000)
 
 
-def error_response(error: ProxyError) -> ProxyResponse:
-    """A gateway-made error in OpenAI's shape; never carries a key."""
+def error_response(error: ProxyError, adapter: ProviderAdapter | None = None) -> ProxyResponse:
+    """A gateway-made error in the shape of the provider whose path was called (OpenAI's when
+    none is known); never carries a key."""
     import orjson
 
     headers = [("Content-Type", "application/json")]
     if error.retry_after is not None:
         headers.append(("Retry-After", str(error.retry_after)))
-    return ProxyResponse(error.status, headers, orjson.dumps(error.body()))
+    body = (
+        adapter.error_body(error.status, error.message, error.error_type)
+        if adapter
+        else error.body()
+    )
+    return ProxyResponse(error.status, headers, orjson.dumps(body))

@@ -70,7 +70,7 @@ def run_route(
     if chosen.upstream is None:
         error = chosen.error or UpstreamError("no step of the route answered")
         finish(Outcome(error.status, error.message))
-        return error_response(error)
+        return error_response(error, chosen.call.adapter)
     if chosen.upstream.is_event_stream:
         return relay_stream(chosen.call, chosen.upstream, finish, chosen.hide_usage, streams)
     return relay_body(chosen.call, chosen.upstream, finish)

@@ -30,6 +30,7 @@ from functools import partial
 
 from app.domain.routes import Route
 from app.errors import ProxyError
+from app.providers.registry import adapter_for_path
 from app.proxy import accounting
 from app.proxy.authenticate import authenticate
 from app.proxy.authorize import authorize
@@ -76,7 +77,7 @@ def handle(request: ProxyRequest, runtime: ProxyRuntime) -> ProxyResponse:
         upstream, hide_usage = send(call, runtime.upstream)
     except ProxyError as error:
         finish(Outcome(error.status, error.message))
-        return error_response(error)
+        return error_response(error, ctx.adapter or adapter_for_path(request.path))
     if upstream.is_event_stream:
         return relay_stream(call, upstream, finish, hide_usage, runtime.streams)
     return relay_body(call, upstream, finish)
@@ -102,7 +103,7 @@ def _handle_route(
         ctx.call, ctx.adapter = calls[0], calls[0].adapter
     except ProxyError as error:
         finish(Outcome(error.status, error.message))
-        return error_response(error)
+        return error_response(error, ctx.adapter)
 
     def go_upstream() -> ProxyResponse:
         try:
@@ -110,7 +111,7 @@ def _handle_route(
                     calls[1:])  # fmt: skip
         except ProxyError as error:
             finish(Outcome(error.status, error.message))
-            return error_response(error)
+            return error_response(error, ctx.adapter)
         accounting.admitted(ctx, events=runtime.events)
         publish_attempt = partial(accounting.publish_attempt, events=runtime.events)
         return run_route(ctx, route, calls, runtime.upstream, finish, publish_attempt, timeout_s,

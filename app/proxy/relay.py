@@ -34,7 +34,7 @@ def relay_body(call: OutgoingCall, upstream: UpstreamResponse, finish: Finish) -
         body = upstream.read()
     except UpstreamError as error:
         finish(Outcome(error.status, error.message))
-        return error_response(error)
+        return error_response(error, call.adapter)
     outcome = _observe_body(call, upstream.status, body)
     if call.response_redaction is not None:
         try:
@@ -43,7 +43,7 @@ def relay_body(call: OutgoingCall, upstream: UpstreamResponse, finish: Finish) -
             refused = ProxyError(503, "the answer cannot be checked by the policy right now")
             outcome.status, outcome.error = refused.status, refused.message
             finish(outcome)  # the upstream answered: what it used is billed
-            return error_response(refused)
+            return error_response(refused, call.adapter)
     finish(outcome)
     return ProxyResponse(upstream.status, upstream.headers, body)
 
@@ -172,6 +172,7 @@ def _stream(
             for raw in received:
                 data = sse.event_data(raw)
                 if data is not None and adapter.is_stream_end(data):
+                    _observe(adapter, state, data, hide_usage)  # a terminal event may carry usage
                     finish(_stream_outcome(adapter, state, upstream.status, ""))
                     completed = True
                     relayed.extend(redaction.events(raw) if redaction else (raw,))
@@ -229,4 +230,5 @@ def _stream_outcome(
         usage=state.usage,
         model=state.model,
         completion_parts=state.completion_parts,
+        started_usage=state.started_usage,
     )

@@ -17,16 +17,8 @@ TRANSCRIPTS = Path(__file__).resolve().parents[1] / "data" / "transcripts"
 EXPECTED = {name: case for name, case in json.loads((TRANSCRIPTS / "expected.json").read_text()).items()
             if not name.startswith("_")}  # fmt: skip
 BATCHES = {"one event per batch": 1, "three per batch": 3, "all at once": 10_000}
-# The relay finishes a stream at `is_stream_end` before observing that event; the Responses API's
-# terminal event carries the usage, so its cases need the relay to observe it first (README,
-# "Responses API"). Until then their usage is counted locally: strict xfail, so the hook shows.
-RELAY_HOOK = "relay.py must observe the terminal event before finishing the stream"
 RESPONSES = sorted(name for name in EXPECTED if name.startswith("openai_responses_"))
-CASES = [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=RELAY_HOOK))
-    if name in RESPONSES else name
-    for name in sorted(EXPECTED)
-]  # fmt: skip
+CASES = sorted(EXPECTED)
 
 
 def request_body(case: dict) -> dict:
