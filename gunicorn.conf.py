@@ -7,6 +7,10 @@ GUNICORN_KEEPALIVE, GUNICORN_WORKER_CLASS. No preload: gevent patches each worke
 
 import logging
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 
 _role = os.environ.get("BRICKS_ROLE", "proxy")
 _log = logging.getLogger("gunicorn.error")
@@ -65,6 +69,23 @@ def _gevent_worker_with_keepalive():
     return GeventWorker
 
 
+def _metrics_dir():
+    """Prometheus multiprocess mode: every proxy worker writes its figures to files in one
+    directory, summed by whichever worker is scraped. Set here, in the master, before any worker
+    imports prometheus_client (which picks its mode at import). Unset: a fresh temporary one."""
+    if _role != "proxy":
+        return None, False
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        os.makedirs(path, exist_ok=True)
+        return path, False
+    path = tempfile.mkdtemp(prefix="bricksllm-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    return path, True
+
+
+_metrics_path, _metrics_path_is_ours = _metrics_dir()
+
 bind = [_bind()]
 workers = _workers()
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS") or _gevent_worker_with_keepalive()
@@ -80,6 +101,44 @@ preload_app = False
 control_socket_disable = True
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+
+
+def _refuse_an_unmigrated_database():
+    """A proxy on an unmigrated database would die in every worker with tracebacks: say what to
+    run, in one line, before gunicorn starts (in a child: the master imports nothing of the app)."""
+    check = subprocess.run(
+        [sys.executable, "-m", "app.cli", "check"], capture_output=True, text=True, timeout=60
+    )
+    if check.returncode != 0:
+        lines = (check.stderr or check.stdout).strip().splitlines() or ["database check failed"]
+        print(lines[-1], file=sys.stderr, flush=True)
+        sys.exit(check.returncode)
+
+
+if _role == "proxy":
+    _refuse_an_unmigrated_database()
+
+
+def on_starting(server):
+    if _role != "proxy":
+        return
+    # Files of an earlier run would be summed into this one's counters.
+    for name in os.listdir(_metrics_path):
+        if name.endswith(".db"):
+            os.remove(os.path.join(_metrics_path, name))
+
+
+def child_exit(server, worker):
+    if _metrics_path:
+        from prometheus_client import multiprocess
+
+        # Drops the dead worker's gauges (live* modes); its counters stay in the sums.
+        multiprocess.mark_process_dead(worker.pid, _metrics_path)
+
+
+def on_exit(server):
+    if _metrics_path_is_ours:
+        shutil.rmtree(_metrics_path, ignore_errors=True)
 
 
 def when_ready(server):

@@ -63,6 +63,9 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL=docs_assets.URL_PREFIX,  # served locally: the docs work offline
     )
+    from app.observability import wiring
+
+    wiring.setup_admin(app)
     api = AdminApi(app)
     api.spec.components.security_scheme(
         "AdminKey", {"type": "apiKey", "in": "header", "name": "X-API-KEY"}
@@ -118,7 +121,10 @@ def _setup_proxy(app: flask.Flask, container: Container) -> None:
     bus.start()
     container.runtime["events"] = bus
     container.runtime["proxy"] = build_runtime(settings, container.db, bus)
+    from app.observability import wiring
+
     app.register_blueprint(health.blp)
+    wiring.setup_proxy(app, container.runtime["proxy"], bus)  # /metrics before the catch-all
     app.register_blueprint(views.blp)
 
 

@@ -41,7 +41,17 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "REDIS_WRITE_TIME_OUT": ("500ms", "Timeout of Redis writes and connects."),
     "REDIS_POOL_SIZE": ("200", "Connections per process in the Redis pool."),
     "IN_MEMORY_DB_UPDATE_INTERVAL": ("1s", "How often the proxy refreshes keys and settings."),
-    "STATS_PROVIDER": ("", "Only 'datadog' is recognised (not implemented yet; ignored)."),
+    "STATS_PROVIDER": (
+        "",
+        "'datadog': also send the metrics to DogStatsD at DD_AGENT_HOST:DD_DOGSTATSD_PORT.",
+    ),
+    "DD_AGENT_HOST": ("localhost", "DogStatsD agent host (with STATS_PROVIDER=datadog)."),
+    "DD_DOGSTATSD_PORT": ("8125", "DogStatsD agent UDP port (with STATS_PROVIDER=datadog)."),
+    "LOG_FORMAT": ("plain", "Access lines: 'plain' or 'json' (one JSON object a line)."),
+    "PROMETHEUS_MULTIPROC_DIR": (
+        "",
+        "Where proxy workers share metric files. Unset: a temporary directory per start.",
+    ),
     "PROXY_TIMEOUT": ("600s", "Timeout of a proxied upstream request."),
     "NUMBER_OF_EVENT_MESSAGE_CONSUMERS": ("3", "Greenlets writing events to the database."),
     "EVENT_QUEUE_SIZE": ("10000", "Events buffered in memory before the journal takes them."),

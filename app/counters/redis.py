@@ -182,6 +182,13 @@ class RedisCounters:
             raise CountersUnavailable(str(exc)) from exc
         return int(value) if value else 0
 
+    def ping(self) -> bool:
+        """True when Redis answers now (readiness); never raises."""
+        try:
+            return bool(self._client.ping())
+        except Exception:
+            return False
+
     def _admit_call(
         self,
         rates: Sequence[RateLimit],

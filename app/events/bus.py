@@ -95,6 +95,11 @@ class EventBus:
         log.info("event bus drained: %s", stats)
         return stats.lost == 0
 
+    @property
+    def database_down(self) -> bool:
+        """True while the database refuses writes (events go to the journal)."""
+        return self._outage.is_set()
+
     def stats(self) -> BusStats:
         return self._counters.snapshot(pending=self._queue.qsize())
 
