@@ -36,11 +36,11 @@ def _workers():
     requested = _int("GUNICORN_WORKERS", _int("WEB_CONCURRENCY", 0))
     if _role == "admin":
         return requested or 1
-    if not os.environ.get("REDIS_HOSTS"):
+    if not (os.environ.get("REDIS_HOSTS") or os.environ.get("REDIS_URL")):
         # In-process counters are exact only inside one process.
         if requested > 1:
             print(
-                "REDIS_HOSTS is not set: limits are counted in-process, so the proxy runs 1 worker"
+                "neither REDIS_HOSTS nor REDIS_URL is set: limits are counted in-process, so the proxy runs 1 worker"
             )
         return 1
     return requested or 2
@@ -150,7 +150,7 @@ def when_ready(server):
 
 def post_fork(server, worker):
     # psycopg2 blocks the whole worker unless it waits through gevent; the wait has a deadline.
-    if os.environ.get("POSTGRESQL_HOSTS"):
+    if os.environ.get("POSTGRESQL_HOSTS") or os.environ.get("DATABASE_URL"):
         from app.config import Settings
         from app.storage.green import install_wait_callback
         from app.storage.postgres import client_timeouts

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.functional.private_services import PrivateRedis
+from tests.functional.private_services import PrivatePostgres, PrivateRedis
 from tests.functional.proxy_env import running_proxy
 from tests.functional.servers import ROOT, free_port
 from tests.secrets_canary import assert_no_secrets
@@ -74,7 +74,9 @@ def test_metrics_sum_both_workers_and_logs_hold_no_secret(tmp_path):
 def test_readiness_goes_503_while_redis_is_down_and_back(tmp_path):
     redis_server = PrivateRedis().start()
     try:
-        with running_proxy(tmp_path, **redis_server.env, GUNICORN_WORKERS="1") as env:
+        # REDIS_URL, as platforms set it, in place of REDIS_HOSTS/REDIS_PORT.
+        redis_url = f"redis://127.0.0.1:{redis_server.port}/0"
+        with running_proxy(tmp_path, REDIS_URL=redis_url, GUNICORN_WORKERS="1") as env:
             ready = f"{env.gateway.proxy}/api/health/ready"
             first = requests.get(ready, timeout=5)
             assert first.status_code == 200, first.text
@@ -109,3 +111,19 @@ def test_proxy_refuses_an_unmigrated_database_in_one_line(tmp_path):
     output = (result.stdout + result.stderr).strip()
     assert len(output.splitlines()) == 1, output
     assert "not migrated" in output and "run `python -m app.cli migrate`" in output
+
+
+@pytest.mark.postgres
+def test_database_url_is_honoured_by_migrate_and_check(tmp_path):
+    with PrivatePostgres() as postgres:
+        env = {"PATH": os.environ["PATH"],
+               "DATABASE_URL": f"postgres://postgres@127.0.0.1:{postgres.port}/postgres?sslmode=disable"}  # fmt: skip
+
+        def cli(command: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", "app.cli", command], cwd=ROOT, env=env,
+                                  capture_output=True, text=True, timeout=60)  # fmt: skip
+
+        assert cli("check").returncode == 1
+        migrated = cli("migrate")
+        assert migrated.returncode == 0 and "applied on PostgreSQL" in migrated.stdout
+        assert cli("check").returncode == 0
