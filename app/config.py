@@ -88,6 +88,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "ADMIN_PORT": ("8001", "Port of the admin API."),
     "PROXY_PORT": ("8002", "Port of the proxy."),
     "ADMIN_PASS": ("", "Admin password expected in X-API-KEY. Unset: admin binds to loopback."),
+    "ADMIN_ON_PROXY_PORT": (
+        "false",
+        "Also serve the admin API on the proxy's port (one-public-port platforms); needs ADMIN_PASS.",
+    ),
     "RATE_LIMIT_FAIL_OPEN": (
         "true",
         "Admit requests when Redis is down and only rate limits apply.",
@@ -137,6 +141,7 @@ class Settings:
     admin_port: int = 8001
     proxy_port: int = 8002
     admin_pass: str = field(default="", repr=False)
+    admin_on_proxy_port: bool = False
     rate_limit_fail_open: bool = True
     cost_limit_fail_open: bool = False
     log_level: str = "INFO"
@@ -159,6 +164,8 @@ class Settings:
             values.update(_postgres_url(reader.text("DATABASE_URL"), env))
         if not values["redis_hosts"] and reader.text("REDIS_URL"):
             values.update(_redis_url(reader.text("REDIS_URL")))
+        if values["admin_on_proxy_port"] and not values["admin_pass"]:
+            raise ConfigError("ADMIN_ON_PROXY_PORT=true needs ADMIN_PASS: the port is public")
         return cls(**values)
 
     @staticmethod
@@ -203,6 +210,7 @@ class Settings:
             admin_port=reader.port("ADMIN_PORT"),
             proxy_port=reader.port("PROXY_PORT"),
             admin_pass=reader.text("ADMIN_PASS"),
+            admin_on_proxy_port=reader.boolean("ADMIN_ON_PROXY_PORT"),
             rate_limit_fail_open=reader.boolean("RATE_LIMIT_FAIL_OPEN"),
             cost_limit_fail_open=reader.boolean("COST_LIMIT_FAIL_OPEN"),
             log_level=reader.choice(
