@@ -80,6 +80,9 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
+    from app.admin.openapi_docs import document
+
+    document(api)
     app.register_blueprint(health.blp)
     if container.settings.event_retention_days:
         from app.services.retention import EventRetention
