@@ -101,6 +101,27 @@ VARIABLES: dict[str, tuple[str, str]] = {
 }
 
 
+# Read by gunicorn.conf.py and the process manager, not by `Settings`; listed for the README's table.
+SERVER_VARIABLES: dict[str, tuple[str, str]] = {
+    "BRICKS_ROLE": (
+        "proxy",
+        "Which server gunicorn.conf.py runs: proxy or admin (set by the Procfile).",
+    ),
+    "PORT": ("", "The proxy's port when set (Heroku and similar platforms set it)."),
+    "GUNICORN_WORKERS": ("2", "Proxy workers (1 without Redis); the admin server runs 1."),
+    "WEB_CONCURRENCY": ("", "Read when GUNICORN_WORKERS is unset (set by some platforms)."),
+    "GUNICORN_WORKER_CONNECTIONS": ("2000", "Client connections a worker holds at once."),
+    "GUNICORN_TIMEOUT": ("30", "Worker heartbeat timeout in seconds, not a request limit."),
+    "GUNICORN_GRACEFUL_TIMEOUT": ("30", "Seconds a stopping worker gets to finish its requests."),
+    "GUNICORN_KEEPALIVE": ("75", "Seconds an idle client connection is kept, and any client wait."),
+    "GUNICORN_WORKER_CLASS": ("", "'gevent' for gunicorn's own gevent worker."),
+    "GUNICORN_ACCESS_LOG": (
+        "",
+        "A file (or '-') for gunicorn's own access log, beside the gateway's.",
+    ),
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     """Typed configuration. Durations are seconds as floats."""
