@@ -86,3 +86,11 @@ def test_metrics_and_access_line_cost_under_50_microseconds(tmp_path):
     per_request_ms = sorted(rounds)[2] * 1000
     print(f"observe_request + access line: {per_request_ms * 1000:.1f} µs per request (median)")
     assert per_request_ms <= 0.05
+
+
+def test_suite_canary_knows_the_gateway_key_shape():
+    from tests.secrets_canary import find_suite_secrets
+
+    found = find_suite_secrets("GET /x 200 key=gw-0123456789abcdef0123456789abcdef\nok\n")
+    assert found == {"gw-…": "GET /x 200 key=gw-…"}
+    assert find_suite_secrets("POST /api/providers/openai 401 key=- provider=openai") == {}
