@@ -23,9 +23,9 @@ def health() -> tuple[dict[str, str], int]:
 @blp.get("/api/health/ready")
 def ready() -> tuple[dict[str, Any], int]:
     container = flask.current_app.extensions["bricks"]
-    proxy = container.runtime.get("proxy")
+    proxy = getattr(container, "proxy", None)  # a ProxyContainer; the admin's Container has none
     if proxy is not None:
-        checks, extra = readiness.proxy_checks(proxy, container.runtime["events"])
+        checks, extra = readiness.proxy_checks(proxy, container.events)
     else:
         checks, extra = readiness.admin_checks(container.db)
     return readiness.answer(checks, extra)

@@ -12,7 +12,7 @@ from werkzeug.test import Client
 from app import create_app
 from app.combined import PROXY_OWN_PATHS, CombinedApp
 from app.config import ConfigError, Settings
-from app.proxy.routes import BUILTIN_ADAPTERS
+from app.providers.registry import BUILTIN_ADAPTERS
 from tests.functional.proxy_env import running_proxy
 
 PASS = "combined-admin-pass"
