@@ -66,6 +66,16 @@ def _gevent_worker_with_keepalive():
             )
             super().load_wsgi()
 
+        def handle_exit(self, sig, frame):
+            # SIGTERM: besides stopping the accept loop, close the idle keep-alive connections,
+            # which gunicorn would otherwise wait for until the graceful timeout.
+            super().handle_exit(sig, frame)
+            import gevent
+
+            from app.serving import close_idle_connections
+
+            gevent.spawn(close_idle_connections)
+
     return GeventWorker
 
 
