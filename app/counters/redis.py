@@ -137,8 +137,8 @@ class RedisCounters:
         """`pipeline_wait_s` set (under gevent only): calls made in the same hub turn share one
         pipelined round trip (`pipelining.py`), each caller waiting at most that long."""
         self._client = client
-        if isinstance(client, RedisCluster) and not _has_hash_tag(key_prefix):
-            raise ValueError(f"on Redis Cluster the key prefix needs a hash tag: {key_prefix!r}")
+        if isinstance(client, RedisCluster):
+            key_prefix = cluster_prefix(key_prefix)  # one slot for every script's keys
         self._prefix = key_prefix
         self._reservation_ttl_s = reservation_ttl_s
         self._pipeline = (
@@ -264,7 +264,7 @@ def build_redis_counters(settings: Any, key_prefix: str = "bricks:") -> RedisCou
     options = RedisOptions.of(settings)
     client = make_client(options)
     if isinstance(client, RedisCluster):
-        return RedisCounters(client, key_prefix=cluster_prefix(key_prefix))
+        return RedisCounters(client, key_prefix=key_prefix)  # hash-tagged by RedisCounters
     wait_s = 2 * max(options.read_timeout_s, options.write_timeout_s) + 1
     return RedisCounters(client, key_prefix=key_prefix, pipeline_wait_s=wait_s)
 

@@ -33,8 +33,8 @@ def test_settings_build_a_cluster_client_with_hash_tagged_keys(cluster):
     counters = _counters(cluster, "bricks:")
     assert isinstance(counters._client, RedisCluster)
     assert counters._prefix == "{bricks}:" == cluster_prefix("bricks:")
-    with pytest.raises(ValueError, match="hash tag"):
-        RedisCounters(counters._client, key_prefix="no-tag:")
+    # Whoever builds the counters on a cluster client gets the hash tag without asking for it.
+    assert RedisCounters(counters._client, key_prefix="other:")._prefix == "{other}:"
 
 
 def test_one_admit_touches_the_windows_of_several_scopes_and_settles(cluster):
