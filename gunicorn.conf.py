@@ -58,6 +58,21 @@ def _gevent_worker_with_keepalive():
     from gunicorn.workers.ggevent import GeventPyWSGIWorker
 
     class GeventWorker(GeventPyWSGIWorker):
+        def handle_exit(self, sig, frame):
+            # A graceful stop: streams still running when the grace period is nearly over are
+            # cut by the app itself, with their events, before the arbiter kills the worker.
+            # Idle keep-alive connections are closed at once: gunicorn would wait for them until
+            # the graceful timeout.
+            super().handle_exit(sig, frame)
+            import gevent
+
+            from app.serving import close_idle_connections
+
+            gevent.spawn(close_idle_connections)
+            cut = getattr(self.wsgi, "cut_streams", None)
+            if callable(cut):
+                gevent.spawn_later(_stream_cut_after(self.cfg.graceful_timeout), cut)
+
         def load_wsgi(self):
             from app.serving import client_handler
 
@@ -65,16 +80,6 @@ def _gevent_worker_with_keepalive():
                 float(self.cfg.keepalive) if self.cfg.keepalive else None
             )
             super().load_wsgi()
-
-        def handle_exit(self, sig, frame):
-            # SIGTERM: besides stopping the accept loop, close the idle keep-alive connections,
-            # which gunicorn would otherwise wait for until the graceful timeout.
-            super().handle_exit(sig, frame)
-            import gevent
-
-            from app.serving import close_idle_connections
-
-            gevent.spawn(close_idle_connections)
 
     return GeventWorker
 
@@ -151,6 +156,17 @@ def on_exit(server):
         shutil.rmtree(_metrics_path, ignore_errors=True)
 
 
+def _drain_budget(grace_s):
+    """Seconds the worker keeps for storing (or journaling) queued events at its exit."""
+    return min(max(1.0, grace_s / 3), 5.0)
+
+
+def _stream_cut_after(grace_s):
+    """When, after a graceful stop began, the streams still in flight are cut: early enough that
+    their events are drained within the grace period."""
+    return max(0.0, grace_s - _drain_budget(grace_s) - 0.5)
+
+
 def when_ready(server):
     if _role == "admin" and not os.environ.get("ADMIN_PASS"):
         server.log.warning(
@@ -181,4 +197,4 @@ def worker_exit(server, worker):
     # arbiter kills the worker (whatever was journaled survives that).
     shutdown = getattr(worker.wsgi, "shutdown", None)
     if callable(shutdown):
-        shutdown(max(1.0, graceful_timeout / 3))
+        shutdown(_drain_budget(graceful_timeout))

@@ -151,6 +151,18 @@ def prepare_to_serve(app: flask.Flask) -> None:
     gc.freeze()
 
 
+def cut_streams(app: flask.Flask) -> int:
+    """End the proxy's streams still in flight (each with an error event and its own event row),
+    so that a shutdown records them before the grace period runs out; how many were cut."""
+    container = app.extensions["bricks"]
+    if not isinstance(container, ProxyContainer):
+        return 0
+    cut = container.proxy.streams.cut_all()
+    if cut:
+        log.warning("shutting down: %d streams still in flight were cut and recorded", cut)
+    return cut
+
+
 def shutdown(app: flask.Flask, timeout_s: float = 10.0) -> bool:
     """Stop the background loops and drain what the app still holds (queued events); True when
     nothing was lost."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from app.domain.durations import DurationError, parse_duration
@@ -39,11 +40,12 @@ class RouteStep:
     retry_interval: str = ""
     request_params: dict[str, Any] = field(default_factory=dict)
 
-    @property
+    # Parsed once per step object (the snapshot's), not once per attempt.
+    @cached_property
     def timeout_s(self) -> float:
         return parse_duration(self.timeout or DEFAULT_STEP_TIMEOUT)
 
-    @property
+    @cached_property
     def retry_interval_s(self) -> float:
         if not self.retry_interval:
             return DEFAULT_RETRY_INTERVAL_S
@@ -59,7 +61,7 @@ class CacheConfig:
     ttl: str = DEFAULT_CACHE_TTL
     share_across_keys: bool = False
 
-    @property
+    @cached_property
     def ttl_s(self) -> float:
         return parse_duration(self.ttl or DEFAULT_CACHE_TTL)
 

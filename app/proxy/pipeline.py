@@ -77,7 +77,7 @@ def handle(request: ProxyRequest, runtime: ProxyRuntime) -> ProxyResponse:
         finish(Outcome(error.status, error.message))
         return error_response(error)
     if upstream.is_event_stream:
-        return relay_stream(call, upstream, finish, hide_usage)
+        return relay_stream(call, upstream, finish, hide_usage, runtime.streams)
     return relay_body(call, upstream, finish)
 
 
@@ -111,7 +111,8 @@ def _handle_route(
             finish(Outcome(error.status, error.message))
             return error_response(error)
         publish_attempt = partial(accounting.publish_attempt, events=runtime.events)
-        return run_route(ctx, route, calls, runtime.upstream, finish, publish_attempt, timeout_s)
+        return run_route(ctx, route, calls, runtime.upstream, finish, publish_attempt, timeout_s,
+                         runtime.streams)  # fmt: skip
 
     if route.cache_config.enabled:
         return through_cache(ctx, route, runtime.route_cache, go_upstream, finish, timeout_s)

@@ -69,15 +69,47 @@ def _json_object(body: bytes) -> dict[str, Any] | None:
     return parsed if isinstance(parsed, dict) else None
 
 
+class StreamsInFlight:
+    """The upstream streams a worker is relaying, so that a shutdown can end them while there is
+    still time to record them: a stream the arbiter kills at the end of the grace period would
+    leave no event. `cut_all` closes every upstream; each relay then sends the client an error
+    event and settles what was relayed so far, as for an upstream that died."""
+
+    def __init__(self) -> None:
+        self._open: dict[int, UpstreamResponse] = {}  # by identity: responses need not hash
+        self.shutting_down = False
+
+    def add(self, upstream: UpstreamResponse) -> None:
+        self._open[id(upstream)] = upstream
+
+    def discard(self, upstream: UpstreamResponse) -> None:
+        self._open.pop(id(upstream), None)
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def cut_all(self) -> int:
+        self.shutting_down = True
+        cut = list(self._open.values())
+        for upstream in cut:
+            upstream.abort()
+        return len(cut)
+
+
 def relay_stream(
-    call: OutgoingCall, upstream: UpstreamResponse, finish: Finish, hide_usage: bool
+    call: OutgoingCall,
+    upstream: UpstreamResponse,
+    finish: Finish,
+    hide_usage: bool,
+    streams: StreamsInFlight,
 ) -> ProxyResponse:
     headers = [(k, v) for k, v in upstream.headers if k.lower() != "content-type"]
     headers += [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache"),
                 ("X-Accel-Buffering", "no")]  # fmt: skip
-    stream = _stream(call, upstream, finish, hide_usage)
+    stream = _stream(call, upstream, finish, hide_usage, streams)
 
     def never_started() -> None:
+        streams.discard(upstream)
         upstream.abort()
         finish(
             _stream_outcome(
@@ -111,12 +143,17 @@ class OwnedStream:
 
 
 def _stream(
-    call: OutgoingCall, upstream: UpstreamResponse, finish: Finish, hide_usage: bool
+    call: OutgoingCall,
+    upstream: UpstreamResponse,
+    finish: Finish,
+    hide_usage: bool,
+    streams: StreamsInFlight,
 ) -> Generator[bytes, None, None]:
     adapter = call.adapter
     state = StreamState()
     status, error = 499, "client disconnected"
     completed = False
+    streams.add(upstream)
     try:
         for received in upstream.events():
             # What arrived together is written together (one send); nothing waits for more.
@@ -139,8 +176,11 @@ def _stream(
     except Exception as exc:  # a read failure, or an event the adapter could not read
         message = exc.message if isinstance(exc, UpstreamError) else None
         status, error = 502, message or f"upstream stream failed: {type(exc).__name__}"
+        if streams.shutting_down:
+            status, error = 503, "stream cut: the gateway shut down before it ended"
         yield adapter.stream_error
     finally:
+        streams.discard(upstream)
         if not completed:
             upstream.abort()
             finish(_stream_outcome(adapter, state, status, error))

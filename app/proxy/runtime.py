@@ -19,6 +19,7 @@ from app.providers.tokens import TokenCounter
 from app.proxy.accounting import EventPublisher
 from app.proxy.endpoints import EndpointTable
 from app.proxy.limits import FailOpen
+from app.proxy.relay import StreamsInFlight
 from app.proxy.snapshot import SnapshotHolder
 from app.proxy.upstream import Upstream, UpstreamPool
 from app.routing.cache.base import ResponseCache
@@ -40,6 +41,7 @@ class ProxyRuntime:
     fail_open: FailOpen
     route_cache: ResponseCache
     detectors: EntityDetector
+    streams: StreamsInFlight = field(default_factory=StreamsInFlight)
     clock: Callable[[], float] = field(default=time.time)  # unix seconds; tests inject their own
 
 

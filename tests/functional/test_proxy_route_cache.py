@@ -60,8 +60,8 @@ def test_a_hit_is_served_without_an_upstream_call_and_costs_nothing(env):
     second = call(env, secret, route)
     assert first.status_code == second.status_code == 200
     assert (
-        first.headers["X-BricksLLM-Cache"] == "miss"
-        and second.headers["X-BricksLLM-Cache"] == "hit"
+        first.headers["X-BricksLLM-Cache"] == "MISS"
+        and second.headers["X-BricksLLM-Cache"] == "HIT"
     )
     assert second.json() == first.json() and upstream_calls(env) == 1
     events = env.events(env.last_key["keyId"], expected=2)
@@ -86,27 +86,27 @@ def test_another_temperature_model_or_key_is_a_miss(env):
     assert call(env, secret, route).status_code == 200
     assert (
         call(env, secret, route, {**CHAT, "temperature": 0.9}).headers["X-BricksLLM-Cache"]
-        == "miss"
+        == "MISS"
     )
-    assert call(env, secret, route, {**CHAT, "model": "y"}).headers["X-BricksLLM-Cache"] == "miss"
-    assert call(env, other, route).headers["X-BricksLLM-Cache"] == "miss"
-    assert call(env, other, route).headers["X-BricksLLM-Cache"] == "hit"
+    assert call(env, secret, route, {**CHAT, "model": "y"}).headers["X-BricksLLM-Cache"] == "MISS"
+    assert call(env, other, route).headers["X-BricksLLM-Cache"] == "MISS"
+    assert call(env, other, route).headers["X-BricksLLM-Cache"] == "HIT"
     assert upstream_calls(env) == 4
 
 
 def test_answers_cross_keys_only_when_the_route_shares_them(env):
     (secret, other), route = cached_route(env, keys=2, shareAcrossKeys=True)
-    assert call(env, secret, route).headers["X-BricksLLM-Cache"] == "miss"
-    assert call(env, other, route).headers["X-BricksLLM-Cache"] == "hit"
+    assert call(env, secret, route).headers["X-BricksLLM-Cache"] == "MISS"
+    assert call(env, other, route).headers["X-BricksLLM-Cache"] == "HIT"
     assert upstream_calls(env) == 1
 
 
 def test_an_answer_expires_with_the_routes_ttl(env):
     secret, route = cached_route(env, ttl="1s")
-    assert call(env, secret, route).headers["X-BricksLLM-Cache"] == "miss"
-    assert call(env, secret, route).headers["X-BricksLLM-Cache"] == "hit"
+    assert call(env, secret, route).headers["X-BricksLLM-Cache"] == "MISS"
+    assert call(env, secret, route).headers["X-BricksLLM-Cache"] == "HIT"
     time.sleep(1.2)
-    assert call(env, secret, route).headers["X-BricksLLM-Cache"] == "miss"
+    assert call(env, secret, route).headers["X-BricksLLM-Cache"] == "MISS"
     assert upstream_calls(env) == 2
 
 

@@ -98,6 +98,10 @@ def _follow(
         if hit is not None:
             return Served(hit=hit)
         if not _locked(cache, key):
+            # The leader may have stored and unlocked between our look-up and this check.
+            hit = lookup(cache, key)
+            if hit is not None:
+                return Served(hit=hit)
             break
     return _compute(cache, key, ttl_s, compute)
 

@@ -13,9 +13,10 @@ steps cannot change under its cached answers.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any
+
+import orjson
 
 from app.domain.routes import Route
 
@@ -23,10 +24,10 @@ TRANSPORT_FIELDS = frozenset({"stream", "stream_options"})
 SHARED_SCOPE = "*"
 
 
-def normalized_request(request: Mapping[str, Any]) -> str:
-    """The request as canonical JSON, without its transport fields."""
+def normalized_request(request: Mapping[str, Any]) -> bytes:
+    """The request as canonical JSON (UTF-8, sorted keys, no spaces), without transport fields."""
     kept = {name: value for name, value in request.items() if name not in TRANSPORT_FIELDS}
-    return json.dumps(kept, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return orjson.dumps(kept, option=orjson.OPT_SORT_KEYS)
 
 
 def cache_scope(route: Route, key_id: str) -> str:
@@ -37,5 +38,5 @@ def cache_key(route: Route, key_id: str, request: Mapping[str, Any]) -> str:
     digest = hashlib.sha256()
     digest.update(cache_scope(route, key_id).encode("utf-8"))
     digest.update(b"\n")
-    digest.update(normalized_request(request).encode("utf-8"))
+    digest.update(normalized_request(request))
     return f"{route.id}:{digest.hexdigest()}"
