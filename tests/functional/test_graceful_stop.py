@@ -32,6 +32,9 @@ def test_idle_keep_alive_connections_do_not_hold_the_stop(tmp_path):
     assert code == 0, output
     assert took < 10, f"stopping took {took:.1f}s:\n{output}"
     assert "graceful timeout" not in output.lower()
+    # `make run`'s banner: where everything is, as links a terminal makes clickable.
+    assert f"http://localhost:{gateway.admin_port}/api/docs" in output
+    assert f"http://localhost:{gateway.proxy_port}/metrics" in output
     for client in idle:
         assert client.recv(4096) == b""  # the server closed it
         client.close()
