@@ -66,6 +66,9 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL=docs_assets.URL_PREFIX,  # served locally: the docs work offline
     )
+    from app.observability import wiring
+
+    wiring.setup_admin(app)
     api = AdminApi(app)
     api.spec.components.security_scheme(
         "AdminKey", {"type": "apiKey", "in": "header", "name": "X-API-KEY"}
@@ -82,6 +85,9 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
+    from app.admin.openapi_docs import document
+
+    document(api)
     app.register_blueprint(health.blp)
     if container.settings.event_retention_days:
         from app.services.retention import EventRetention
@@ -123,7 +129,10 @@ def _setup_proxy(app: flask.Flask, settings: Settings, db: Database) -> ProxyCon
     )
     bus.start()
     container = ProxyContainer(settings, db, bus, build_runtime(settings, db, bus))
+    from app.observability import wiring
+
     app.register_blueprint(health.blp)
+    wiring.setup_proxy(app, container.proxy, bus)  # /metrics before the catch-all
     app.register_blueprint(views.blp)
     return container
 

@@ -109,6 +109,11 @@ class EventBus:
             writing = any(self._in_flight.values())
         return self._queue.empty() and not writing
 
+    @property
+    def database_down(self) -> bool:
+        """True while the database refuses writes (events go to the journal)."""
+        return self._outage.is_set()
+
     def stats(self) -> BusStats:
         return self._counters.snapshot(pending=self._queue.qsize())
 

@@ -121,18 +121,25 @@ def reserve(
     (for a route, the dearest of its steps' calls, `alternatives`, since any of them may serve)."""
     rates, costs = request_limits(call)
     if not rates and not costs:
+        ctx.limit_decision = "no_limits"
         return
     estimate = max(_estimate(ctx, c, pricer) for c in (call, *alternatives)) if costs else 0
     try:
         outcome = counters.admit(rates, costs, estimate, now)
     except CountersUnavailable as exc:
         if not fail_open.admits(bool(costs)):
+            ctx.limit_decision = "unavailable"
             raise ProxyError(503, "limits cannot be checked right now; try again shortly") from exc
         fail_open.count_admission(exc)
+        ctx.limit_decision = "fail_open"
         return
     fail_open.counters_answered()
     if isinstance(outcome, Denial):
+        ctx.limit_decision = (
+            "rate_limited" if isinstance(outcome.limit, RateLimit) else "cost_limited"
+        )
         raise _denial_error(outcome, call)
+    ctx.limit_decision = "admitted"
     ctx.reservation = outcome
 
 

@@ -26,6 +26,7 @@ request's outcome is known once.
 
 from __future__ import annotations
 
+import time
 from functools import partial
 
 from app.domain.routes import Route
@@ -74,6 +75,7 @@ def handle(request: ProxyRequest, runtime: ProxyRuntime) -> ProxyResponse:
         call = ctx.call = apply_policy(ctx, call, snapshot.policies, runtime.detectors)
         reserve(ctx, call, runtime.counters, runtime.pricer, runtime.fail_open, ctx.now)
         accounting.admitted(ctx, events=runtime.events)
+        ctx.upstream_started = time.monotonic()
         upstream, hide_usage = send(call, runtime.upstream)
     except ProxyError as error:
         finish(Outcome(error.status, error.message))
@@ -113,6 +115,7 @@ def _handle_route(
             finish(Outcome(error.status, error.message))
             return error_response(error, ctx.adapter)
         accounting.admitted(ctx, events=runtime.events)
+        ctx.upstream_started = time.monotonic()
         publish_attempt = partial(accounting.publish_attempt, events=runtime.events)
         return run_route(ctx, route, calls, runtime.upstream, finish, publish_attempt, timeout_s,
                          runtime.streams)  # fmt: skip

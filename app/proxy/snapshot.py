@@ -79,11 +79,14 @@ class SnapshotHolder:
         self._thread: threading.Thread | None = None
         self._failing = False  # the last refresh failed: the outage is already logged
         self.current = load_snapshot(db)
+        # When the database last confirmed the snapshot (monotonic): readiness and metrics.
+        self.checked_at = time.monotonic()
 
     def refresh_now(self) -> None:
         try:
             if current_config_version(self._db) != self.current.version:
                 self.current = load_snapshot(self._db)
+            self.checked_at = time.monotonic()
         except StorageError as exc:
             if not self._failing:
                 log.warning("config refresh failed, serving the previous snapshot until the "
@@ -93,6 +96,11 @@ class SnapshotHolder:
         if self._failing:
             self._failing = False
             log.info("config refresh works again")
+
+    @property
+    def age_s(self) -> float:
+        """Seconds since the database last confirmed the snapshot is current."""
+        return time.monotonic() - self.checked_at
 
     def start(self) -> None:
         if self._thread is None:
