@@ -68,7 +68,7 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
     )
     from app.observability import wiring
 
-    wiring.setup_admin(app)
+    wiring.setup_admin(app, container.settings)
     api = AdminApi(app)
     api.spec.components.security_scheme(
         "AdminKey", {"type": "apiKey", "in": "header", "name": "X-API-KEY"}
@@ -132,7 +132,7 @@ def _setup_proxy(app: flask.Flask, settings: Settings, db: Database) -> ProxyCon
     from app.observability import wiring
 
     app.register_blueprint(health.blp)
-    wiring.setup_proxy(app, container.proxy, bus)  # /metrics before the catch-all
+    wiring.setup_proxy(app, settings, container.proxy, bus)  # /metrics before the catch-all
     app.register_blueprint(views.blp)
     return container
 

@@ -149,6 +149,10 @@ class Settings:
     redis_cluster: bool = False
     in_memory_db_update_interval: float = 1.0
     stats_provider: str = ""
+    dd_agent_host: str = "localhost"
+    dd_dogstatsd_port: int = 8125
+    log_format: str = "plain"
+    prometheus_multiproc_dir: str = ""
     proxy_timeout: float = 600.0
     number_of_event_message_consumers: int = 3
     event_queue_size: int = 10000
@@ -217,6 +221,10 @@ class Settings:
             redis_cluster=reader.boolean("REDIS_CLUSTER"),
             in_memory_db_update_interval=reader.duration("IN_MEMORY_DB_UPDATE_INTERVAL"),
             stats_provider=reader.choice("STATS_PROVIDER", ("", "datadog")),
+            dd_agent_host=reader.text("DD_AGENT_HOST"),
+            dd_dogstatsd_port=reader.port("DD_DOGSTATSD_PORT"),
+            log_format=reader.choice("LOG_FORMAT", ("plain", "json")),
+            prometheus_multiproc_dir=reader.text("PROMETHEUS_MULTIPROC_DIR"),
             proxy_timeout=reader.duration("PROXY_TIMEOUT"),
             number_of_event_message_consumers=reader.positive_int(
                 "NUMBER_OF_EVENT_MESSAGE_CONSUMERS"

@@ -14,7 +14,6 @@ the key's id, and the function has no parameter for headers or bodies.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
 from typing import Any
@@ -24,9 +23,9 @@ import orjson
 log = logging.getLogger("bricksllm.access")
 
 
-def configure(log_format: str | None = None, stream: Any = None) -> None:
+def configure(log_format: str = "plain", stream: Any = None) -> None:
     """Give the access logger its own handler (once): plain lines, or JSON with LOG_FORMAT=json."""
-    fmt = (log_format if log_format is not None else os.environ.get("LOG_FORMAT", "")).lower()
+    fmt = log_format.lower()
     for handler in list(log.handlers):
         log.removeHandler(handler)
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)

@@ -27,7 +27,6 @@ Series (labels bounded, see `labels.py`; never per key or user):
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -63,13 +62,13 @@ class StatsdSink:
         self._client = client
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> StatsdSink:
+    def to_agent(cls, host: str, port: int) -> StatsdSink:
+        """A sink sending to the DogStatsD agent at host:port (DD_AGENT_HOST, DD_DOGSTATSD_PORT)."""
         from datadog.dogstatsd.base import DogStatsd
 
-        env = os.environ if environ is None else environ
         client = DogStatsd(
-            host=env.get("DD_AGENT_HOST") or "localhost",
-            port=int(env.get("DD_DOGSTATSD_PORT") or 8125),
+            host=host or "localhost",
+            port=port,
             # Buffered: one datagram per flush (every 0.3 s), not one per metric of a request.
             disable_buffering=False,
             disable_telemetry=True,
@@ -323,17 +322,19 @@ _current: Metrics | None = None
 _current_lock = threading.Lock()
 
 
-def current() -> Metrics:
-    """This process's metrics, made on first use (with DogStatsD when STATS_PROVIDER=datadog)."""
+def configure(statsd: StatsdSink | None) -> Metrics:
+    """This process's metrics, made once at start (wiring.py, from the settings), with DogStatsD
+    when STATS_PROVIDER=datadog."""
     global _current
-    if _current is None:
-        with _current_lock:
-            if _current is None:
-                statsd = None
-                if os.environ.get("STATS_PROVIDER", "").strip() == "datadog":
-                    statsd = StatsdSink.from_env()
-                _current = Metrics(statsd=statsd)
+    with _current_lock:
+        if _current is None:
+            _current = Metrics(statsd=statsd)
     return _current
+
+
+def current() -> Metrics:
+    """This process's metrics (Prometheus only when nothing configured them first)."""
+    return _current or configure(None)
 
 
 def observe_request(

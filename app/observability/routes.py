@@ -5,8 +5,6 @@ The labels are bounded and hold no key, user or secret (see `metrics.py`).
 
 from __future__ import annotations
 
-import os
-
 import flask
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
@@ -19,7 +17,7 @@ def exposition() -> bytes:
     """The text a scrape gets: every worker's files in multiprocess mode, else this process."""
     current = metrics.current()
     current.refresh()  # this worker's background figures are fresh; others refresh every 5 s
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if flask.current_app.extensions["bricks"].settings.prometheus_multiproc_dir:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry)

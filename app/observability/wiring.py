@@ -11,16 +11,20 @@ from typing import Any
 
 import flask
 
+from app.config import Settings
 from app.observability import access_log, metrics
 from app.observability.request_id import HEADER, request_id
 
 
-def setup_proxy(app: flask.Flask, runtime: Any, bus: Any) -> None:
+def setup_proxy(app: flask.Flask, settings: Settings, runtime: Any, bus: Any) -> None:
     from app.observability.routes import blp
 
-    access_log.configure()
+    access_log.configure(settings.log_format)
     app.register_blueprint(blp)
-    current = metrics.current()
+    statsd = None
+    if settings.stats_provider == "datadog":
+        statsd = metrics.StatsdSink.to_agent(settings.dd_agent_host, settings.dd_dogstatsd_port)
+    current = metrics.configure(statsd)
     current.watch_events(bus.stats)
     snapshot = runtime.snapshot
     current.watch_snapshot(
@@ -40,10 +44,10 @@ def pool_figures(pool: Any) -> metrics.PoolFigures:
     return metrics.PoolFigures(in_use=in_use, idle=idle)
 
 
-def setup_admin(app: flask.Flask) -> None:
+def setup_admin(app: flask.Flask, settings: Settings) -> None:
     """Call before any other before_request hook (the admin key check), so the whole request
     is timed and a refused one still gets its line."""
-    access_log.configure()
+    access_log.configure(settings.log_format)
 
     @app.before_request
     def _start() -> None:

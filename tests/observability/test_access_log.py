@@ -39,10 +39,9 @@ def test_json_line_carries_every_field():
     }  # fmt: skip
 
 
-def test_log_format_json_is_read_from_the_environment(monkeypatch):
+def test_log_format_json_writes_json_lines(monkeypatch):
     stream = io.StringIO()
-    monkeypatch.setenv("LOG_FORMAT", "json")
-    access_log.configure(stream=stream)
+    access_log.configure("json", stream=stream)
     try:
         access_log.log_request(**PROXIED)  # type: ignore[arg-type]
         access_log.log_admin_request("GET", "/api/key-management/keys", 401, 0.3, "req-2")

@@ -98,8 +98,7 @@ def test_dogstatsd_lines_reach_a_local_agent(monkeypatch):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as agent:
         agent.bind(("127.0.0.1", 0))
         agent.settimeout(5)
-        env = {"DD_AGENT_HOST": "127.0.0.1", "DD_DOGSTATSD_PORT": str(agent.getsockname()[1])}
-        sink = StatsdSink.from_env(env)
+        sink = StatsdSink.to_agent("127.0.0.1", agent.getsockname()[1])
         m = Metrics(CollectorRegistry(), statsd=sink)
         _observe(m)
         sink.flush()
