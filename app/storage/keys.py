@@ -236,9 +236,9 @@ class CompactKeyReader:
         self._select = _compact_select(db.dialect)
 
     def page(self, after: str | None, limit: int) -> list[CompactKey]:
-        if after is None:
-            sql, params = f"{self._select} ORDER BY key LIMIT %s", [limit]
-        else:
+        params: list[Any] = [limit]
+        sql = f"{self._select} ORDER BY key LIMIT %s"
+        if after is not None:
             sql, params = f"{self._select} WHERE key > %s ORDER BY key LIMIT %s", [after, limit]
         return [_compact(row) for row in self._db.query(sql, params)]
 
