@@ -65,9 +65,6 @@ class KeyStore:
         packed = self.raw.get(secret)
         return None if packed is None else unpack_key(secret, packed)
 
-    def contains(self, column: str) -> bool:
-        return column in self.raw or _digest(column) in self.hashed
-
     def put(self, entry: CompactKey) -> None:
         column, raw, packed = entry
         if raw:
@@ -333,7 +330,8 @@ class SnapshotHolder:
     def _fetch_keys(self, hashes: list[str]) -> dict[str, CompactKey]:
         """One indexed query for the hashes (hashed keys only: an unhashed key is never sent to
         the database as a lookup value), and one for the settings found keys name that the
-        snapshot lacks. What was found joins the snapshot unless it changed meanwhile."""
+        snapshot lacks. What was found joins (or replaces, for a revoked key now un-revoked) what
+        the snapshot holds, unless the refresher changed the snapshot meanwhile."""
         snapshot, version = self.current, self.current.version
         found = {e[0]: e for e in self._keys.by_key_columns(hashes) if not e[1]}
         keys = [unpack_key(column, entry[2]) for column, entry in found.items()]
@@ -341,9 +339,8 @@ class SnapshotHolder:
         settings = ProviderSettingRepository(self._db).get_many(sorted(missing))
         if self.current is snapshot and snapshot.version == version:
             # Not when the refresher applied changes meanwhile: this read may predate them.
-            for column, entry in found.items():
-                if not snapshot.keys.contains(column):
-                    snapshot.keys.put(entry)
+            for entry in found.values():
+                snapshot.keys.put(entry)
             for setting in settings:
                 snapshot.settings.setdefault(setting.id, setting)
         return found
@@ -352,7 +349,7 @@ class SnapshotHolder:
         snapshot, version = self.current, self.current.version
         users = UserRepository(self._db).find(UserFilter(user_ids=user_ids))
         if self.current is snapshot and snapshot.version == version:
-            snapshot.put_users(u for u in users if u.id not in snapshot.users_by_id)
+            snapshot.put_users(users)
         grouped: dict[str, list[User]] = defaultdict(list)
         for user in users:  # find() gives creation order
             grouped[user.user_id].append(user)

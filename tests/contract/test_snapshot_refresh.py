@@ -76,6 +76,7 @@ def test_a_revoked_key_is_rechecked_and_an_unrevoked_one_works_at_once(database)
     stale = holder.current.key_for(hash_key("one"), "one")
     assert stale.revoked
     assert not holder.current.recheck_key(hash_key("one"), stale).revoked
+    assert not holder.current.key_for(hash_key("one"), "one").revoked  # no recheck next time
 
 
 def test_misses_are_remembered_until_a_change_names_them(database):
