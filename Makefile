@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck migrate bench bench-events clean
+.PHONY: run test lint typecheck migrate bench bench-events bench-keys clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ bench: $(STAMP)
 
 bench-events: $(STAMP)
 	$(BIN)/python -m bench.events_scale
+
+bench-keys: $(STAMP)
+	$(BIN)/python -m bench.keys_scale
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
