@@ -8,11 +8,12 @@ workers) in front of the Node fake upstream and measures:
 - start to healthy: from spawning the servers until both proxy workers have loaded their snapshot
   (their log line) and the proxy answers /api/health;
 - resident memory of each proxy worker after the load, and after the runs;
-- two open-loop runs of `--rate` req/s for `--duration` s (bench/load.js, latency from each
-  request's scheduled start) on a seeded key: without admin writes, then with a key created
+- three open-loop runs of `--rate` req/s for `--duration` s (bench/load.js, latency from each
+  request's scheduled start) on a seeded key: without admin writes, with a key created
   through the admin API every `--create-every` s, each used at once (a request on a new
   connection right after the 200): how many of those first requests were accepted, and what the
-  writes added to the served requests' p99 and max latency.
+  writes added to the served requests' p99 and max latency; then without writes again, which shows
+  how noisy the machine was.
 
 Writes `bench/results/KEYS-SCALE.md` (and the raw numbers as JSON beside it).
 """
@@ -295,8 +296,9 @@ def write_report(opts: Options, numbers: dict[str, Any]) -> None:
         "| run | requests | errors | p50 | p99 | max |",
         "|---|---|---|---|---|---|",
     ]
-    for name, run in (("no admin writes", base), ("a key created every "
-                      f"{opts.create_every_s * 1000:.0f} ms", writes)):  # fmt: skip
+    runs = (("no admin writes", base), (f"a key created every {opts.create_every_s * 1000:.0f} ms",
+            writes), ("no admin writes, again", numbers["baseline_after"]))  # fmt: skip
+    for name, run in runs:
         lat = run["latency_ms"]
         lines.append(f"| {name} | {lat['count']} | {sum(run.get('errors', {}).values())} | "
                      f"{lat['p50']:.2f} ms | {lat['p99']:.2f} ms | {lat['max']:.2f} ms |")  # fmt: skip
@@ -346,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
             numbers["baseline"] = open_loop(proxy, opts, secret)
             load, w = run_with_writes(admin, proxy, opts, secret)
             numbers["with_writes"] = load
+            numbers["baseline_after"] = open_loop(proxy, opts, secret)
             numbers["writer"] = {
                 "created": w.created, "first_ok": w.first_ok, "first_statuses": w.first_statuses,
                 "first_p50": _pct(w.first_ms, 50), "first_p99": _pct(w.first_ms, 99),

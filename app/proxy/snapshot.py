@@ -26,7 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Protocol
 
-from app.domain.entities import Key, ProviderSetting, User, hash_key
+from app.domain.entities import CustomProvider, Key, ProviderSetting, User, hash_key
 from app.providers.custom import ServedProvider
 from app.proxy.lookups import BatchedLookup
 from app.storage.database import Database, StorageError
@@ -237,6 +237,7 @@ class SnapshotHolder:
             self._fetch_users, lookup_interval_s
         )
         self.full_loads = 0
+        self.max_apply_ms = 0.0  # the longest the refresher held the worker applying changes
         self.current = self._load_all()
 
     # -- refresh ------------------------------------------------------------------------------
@@ -290,6 +291,20 @@ class SnapshotHolder:
         customs = CustomProviderRepository(self._db).get_many(sorted(wanted["custom_provider"]))
         if self.current is not snapshot:
             return  # a full reload replaced it meanwhile
+        held = time.perf_counter()
+        self._mutate(snapshot, wanted, keys, users, settings, customs)
+        snapshot.version = changes[-1].seq
+        self.max_apply_ms = max(self.max_apply_ms, (time.perf_counter() - held) * 1000)
+
+    def _mutate(
+        self,
+        snapshot: Snapshot,
+        wanted: dict[str, set[str]],
+        keys: list[CompactKey],
+        users: list[User],
+        settings: list[ProviderSetting],
+        customs: list[CustomProvider],
+    ) -> None:
         for column in wanted["key"]:
             snapshot.keys.remove(column)
         for entry in keys:
@@ -304,7 +319,6 @@ class SnapshotHolder:
                      if p.provider.id in wanted["custom_provider"]]:  # fmt: skip
             del snapshot.custom_providers[name]
         snapshot.custom_providers.update((p.provider, ServedProvider.of(p)) for p in customs)
-        snapshot.version = changes[-1].seq
 
     # -- read-through -------------------------------------------------------------------------
 
@@ -369,9 +383,11 @@ class SnapshotHolder:
         self._stopped.set()
         log.info(
             "read-through lookups: %d key queries for %d unknown keys (%d shed), "
-            "%d user queries for %d unknown userIds; %d full loads",
+            "%d user queries for %d unknown userIds; %d full loads; changes applied in at most "
+            "%.1f ms",
             self.key_lookups.queries, self.key_lookups.asked, self.key_lookups.shed,
             self.user_lookups.queries, self.user_lookups.asked, self.full_loads,
+            self.max_apply_ms,
         )  # fmt: skip
 
     def _run(self) -> None:
