@@ -42,6 +42,9 @@ FULL_RELOAD_ABOVE = 20_000  # more changes than this at once: reload everything 
 SAFETY_RELOAD_S = 6 * 3600.0  # reload everything this often, whatever the log says
 LOOKUP_INTERVAL_S = 0.05  # at most one read-through query per worker and kind this often
 MISS_TTL_S = 30.0
+# What `_apply` knows how to apply in place; a change logged under any other entity (a table
+# added to the snapshot later, logged as "other") reloads everything: slower, never stale.
+APPLIED_ENTITIES = frozenset({"key", "user", "setting", "custom_provider"})
 MAX_MISSES = 100_000  # remembered misses per kind; the memory is cleared when full
 
 
@@ -263,7 +266,11 @@ class SnapshotHolder:
         if current_config_version(self._db) == current.version:
             return
         changes = changes_since(self._db, current.version)
-        if changes is None or len(changes) > FULL_RELOAD_ABOVE:
+        if (
+            changes is None
+            or len(changes) > FULL_RELOAD_ABOVE
+            or any(c.entity not in APPLIED_ENTITIES for c in changes)
+        ):
             self.current = self._load_all()
         else:
             self._apply(current, changes)

@@ -131,3 +131,13 @@ def test_user_changes_apply_in_place(database):
     group = holder.current.users_by_user_id["alice"]
     assert [(u.id, u.revoked) for u in group] == [("u1", True), ("u2", False)]
     assert holder.full_loads == 1
+
+
+def test_a_change_of_a_kind_it_cannot_apply_reloads_everything(database):
+    from app.storage.versioning import bump_config_version
+
+    holder = _holder(database)
+    with database.transaction() as cursor:
+        bump_config_version(cursor)  # a write that logs no entity the snapshot knows
+    holder.refresh_now()
+    assert holder.full_loads == 2
