@@ -242,12 +242,15 @@ class SnapshotHolder:
         self.full_loads = 0
         self.max_apply_ms = 0.0  # the longest the refresher held the worker applying changes
         self.current = self._load_all()
+        # When the database last confirmed the snapshot (monotonic): readiness and metrics.
+        self.checked_at = time.monotonic()
 
     # -- refresh ------------------------------------------------------------------------------
 
     def refresh_now(self) -> None:
         try:
             self._refresh()
+            self.checked_at = time.monotonic()
         except StorageError as exc:
             if not self._failing:
                 log.warning("config refresh failed, serving the previous snapshot until the "
@@ -257,6 +260,11 @@ class SnapshotHolder:
         if self._failing:
             self._failing = False
             log.info("config refresh works again")
+
+    @property
+    def age_s(self) -> float:
+        """Seconds since the database last confirmed the snapshot is current."""
+        return time.monotonic() - self.checked_at
 
     def _refresh(self) -> None:
         current = self.current
