@@ -369,12 +369,12 @@ class SnapshotHolder:
         keys = [unpack_key(column, entry[2]) for column, entry in found.items()]
         missing = {sid for k in keys for sid in k.setting_ids} - snapshot.settings.keys()
         settings = ProviderSettingRepository(self._db).get_many(sorted(missing))
+        for setting in settings:  # only where absent: settings are never deleted, and a
+            snapshot.settings.setdefault(setting.id, setting)  # newer one the refresher wins
         if self.current is snapshot and snapshot.version == version:
             # Not when the refresher applied changes meanwhile: this read may predate them.
             for entry in found.values():
                 snapshot.keys.put(entry)
-            for setting in settings:
-                snapshot.settings.setdefault(setting.id, setting)
         return found
 
     def _fetch_users(self, user_ids: list[str]) -> dict[str, list[User]]:
