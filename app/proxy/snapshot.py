@@ -1,8 +1,8 @@
 """The proxy's in-memory copy of keys, users, provider settings and custom providers, so no request
 for a known key reads the database.
 
-- Start: everything is loaded in pages (keys in their compact form: ~300 bytes each in memory), the
-  refresher yielding between pages; the result is swapped in whole.
+- Start: everything is loaded in pages (keys in their compact form: about 330 bytes each in
+  memory, measured), yielding between pages; the result is swapped in whole.
 - Every IN_MEMORY_DB_UPDATE_INTERVAL the refresher polls the config version. When it moved, it reads
   the change log (`versioning.changes_since`) and loads only the rows that changed, then applies
   them in one step without yielding (deleted rows leave). A log that no longer reaches back, a
