@@ -40,7 +40,7 @@ import requests
 from app.storage.migrate import migrate
 from app.storage.postgres import PostgresDatabase
 from bench import drivers
-from bench.procs import Managed, descendants, rss_bytes
+from bench.procs import CLOCK_TICKS, Managed, _stat, descendants, rss_bytes
 from bench.run import child_env_plain
 from bench.scenarios import port_taken
 
@@ -293,15 +293,17 @@ def write_report(opts: Options, numbers: dict[str, Any]) -> None:
         "",
         f"Served requests ({opts.rate} req/s open loop, latency from the scheduled start):",
         "",
-        "| run | requests | errors | p50 | p99 | max |",
-        "|---|---|---|---|---|---|",
+        "| run | requests | errors | p50 | p99 | max | proxy workers' CPU per served request |",
+        "|---|---|---|---|---|---|---|",
     ]
     runs = (("no admin writes", base), (f"a key created every {opts.create_every_s * 1000:.0f} ms",
             writes), ("no admin writes, again", numbers["baseline_after"]))  # fmt: skip
     for name, run in runs:
         lat = run["latency_ms"]
+        cpu_ms = run["worker_cpu_s"] * 1000 / max(1, lat["count"])
         lines.append(f"| {name} | {lat['count']} | {sum(run.get('errors', {}).values())} | "
-                     f"{lat['p50']:.2f} ms | {lat['p99']:.2f} ms | {lat['max']:.2f} ms |")  # fmt: skip
+                     f"{lat['p50']:.2f} ms | {lat['p99']:.2f} ms | {lat['max']:.2f} ms | "
+                     f"{cpu_ms:.2f} ms |")  # fmt: skip
     lines += [
         "",
         f"Added p99 with writes: {added_p99:+.2f} ms; max with writes: "
@@ -316,6 +318,20 @@ def write_report(opts: Options, numbers: dict[str, Any]) -> None:
     opts.out.write_text("\n".join(lines))
     opts.out.with_suffix(".json").write_text(json.dumps(numbers, indent=2, default=str))
     print("\n".join(lines))
+
+
+def _cpu_s(pids: list[int]) -> float:
+    """User+system CPU seconds of the proxy workers: what the gateway itself spent, whatever
+    else the shared machine was doing."""
+    fields = [_stat(p) for p in pids]
+    return sum(int(f[11]) + int(f[12]) for f in fields if f) / CLOCK_TICKS
+
+
+def _measured(pids: list[int], run: Any) -> dict[str, Any]:
+    before = _cpu_s(pids)
+    result: dict[str, Any] = run()
+    result["worker_cpu_s"] = _cpu_s(pids) - before
+    return result
 
 
 def _mb(pids: list[int]) -> list[float]:
@@ -345,10 +361,17 @@ def main(argv: list[str] | None = None) -> int:
             numbers["workers"] = workers
             numbers["rss_start_mb"] = _mb(workers)
             secret = f"bench-secret-{opts.keys // 2 // 10 * 10 + 1}"  # a key without limits
-            numbers["baseline"] = open_loop(proxy, opts, secret)
-            load, w = run_with_writes(admin, proxy, opts, secret)
-            numbers["with_writes"] = load
-            numbers["baseline_after"] = open_loop(proxy, opts, secret)
+            numbers["baseline"] = _measured(workers, lambda: open_loop(proxy, opts, secret))
+            box: list[WriterResult] = []
+
+            def with_writes() -> dict[str, Any]:
+                load, written = run_with_writes(admin, proxy, opts, secret)
+                box.append(written)
+                return load
+
+            numbers["with_writes"] = _measured(workers, with_writes)
+            w = box[0]
+            numbers["baseline_after"] = _measured(workers, lambda: open_loop(proxy, opts, secret))
             numbers["writer"] = {
                 "created": w.created, "first_ok": w.first_ok, "first_statuses": w.first_statuses,
                 "first_p50": _pct(w.first_ms, 50), "first_p99": _pct(w.first_ms, 99),
