@@ -10,11 +10,10 @@ from typing import Any
 
 from app.domain.entities import ProviderSetting
 from app.providers import pricing
-from app.providers.base import Operation, Usage
+from app.providers.base import PRICED_KINDS, Operation, OperationKind, Usage
 from app.providers.pricing import PriceTable
 from app.providers.tokens import TokenCounter
 
-PRICED_KINDS = frozenset({"chat", "completions", "embeddings", "speech", "transcription", "image"})
 # Above this size the prompt is estimated from its length instead of tokenized on the hub.
 MAX_TOKENIZED_BODY = 64 * 1024
 
@@ -49,22 +48,22 @@ class Pricer:
         cost_map = self.cost_map(setting)
         kind = operation.kind
         result: int | None = 0
-        if kind in ("chat", "completions"):
+        if kind.produces_text:
             result = pricing.chat_cost_micros(
                 model, usage.prompt_tokens, usage.completion_tokens, usage.cached_prompt_tokens,
                 cost_map=cost_map, table=table, cache_write_tokens=usage.cache_write_tokens,
             )  # fmt: skip
-        elif kind == "embeddings":
+        elif kind is OperationKind.EMBEDDINGS:
             result = pricing.embedding_cost_micros(
                 model, usage.prompt_tokens, cost_map=cost_map, table=table
             )
-        elif kind == "speech":
+        elif kind is OperationKind.SPEECH:
             result = pricing.speech_cost_micros(model, usage.characters, table=table)
-        elif kind == "transcription":
+        elif kind is OperationKind.TRANSCRIPTION:
             result = pricing.audio_transcription_cost_micros(
                 model, usage.audio_seconds, table=table
             )
-        elif kind == "image" and body is not None:
+        elif kind is OperationKind.IMAGE and body is not None:
             count = body.get("n")
             n = count if isinstance(count, int) else 1
             result = pricing.image_cost_micros(
@@ -83,7 +82,7 @@ class Pricer:
         if body is not None:
             limit = body.get("max_completion_tokens") or body.get("max_tokens") or 0
             usage.completion_tokens = limit if isinstance(limit, int) and limit > 0 else 0
-            if operation.kind == "speech" and isinstance(body.get("input"), str):
+            if operation.kind is OperationKind.SPEECH and isinstance(body.get("input"), str):
                 usage.characters = len(body["input"])
         return self.cost(operation, model, usage, setting, body, table)
 
@@ -94,16 +93,16 @@ class Pricer:
             return 0
         if raw_size > MAX_TOKENIZED_BODY:
             return raw_size // 3
-        if operation.kind == "chat":
+        if operation.kind is OperationKind.CHAT:
             messages = body.get("messages")
             messages = messages if isinstance(messages, list) else []
             system = body.get("system")  # Anthropic keeps the system prompt beside the messages
             if system:
                 messages = [{"role": "system", "content": system}, *messages]
             return self.tokens.count_chat_prompt(model, messages, body.get("tools"))
-        if operation.kind == "completions":
+        if operation.kind is OperationKind.COMPLETIONS:
             return self.tokens.count_completion_prompt(model, body.get("prompt", ""))
-        if operation.kind == "embeddings":
+        if operation.kind is OperationKind.EMBEDDINGS:
             return self.tokens.count_embedding_input(model, body.get("input", ""))
         return 0
 

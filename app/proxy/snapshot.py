@@ -1,5 +1,5 @@
-"""The proxy's in-memory copy of keys, users, provider settings and custom providers, so no request
-for a known key reads the database.
+"""The proxy's in-memory copy of keys, users, provider settings, custom providers, failover routes
+and policies, so no request for a known key reads the database.
 
 - Start: everything is loaded in pages (keys in their compact form: about 330 bytes each in
   memory, measured), yielding between pages; the result is swapped in whole.
@@ -24,14 +24,18 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 from app.domain.entities import CustomProvider, Key, ProviderSetting, User, hash_key
+from app.domain.policies import Policy
+from app.domain.routes import Route
 from app.providers.custom import ServedProvider
 from app.proxy.lookups import BatchedLookup
 from app.storage.database import Database, StorageError
 from app.storage.keys import CompactKey, CompactKeyReader, unpack_key
+from app.storage.policies import PolicyRepository
 from app.storage.provider_settings import CustomProviderRepository, ProviderSettingRepository
+from app.storage.routes import RouteRepository
 from app.storage.users import UserFilter, UserRepository
 from app.storage.versioning import Change, changes_since, current_config_version
 
@@ -44,7 +48,7 @@ LOOKUP_INTERVAL_S = 0.05  # at most one read-through query per worker and kind t
 MISS_TTL_S = 30.0
 # What `_apply` knows how to apply in place; a change logged under any other entity (a table
 # added to the snapshot later, logged as "other") reloads everything: slower, never stale.
-APPLIED_ENTITIES = frozenset({"key", "user", "setting", "custom_provider"})
+APPLIED_ENTITIES = frozenset({"key", "user", "setting", "custom_provider", "route", "policy"})
 MAX_MISSES = 100_000  # remembered misses per kind; the memory is cleared when full
 
 
@@ -103,6 +107,8 @@ class Snapshot:
         settings: dict[str, ProviderSetting] | None = None,
         users_by_user_id: dict[str, list[User]] | None = None,
         custom_providers: dict[str, ServedProvider] | None = None,
+        routes_by_path: dict[str, Route] | None = None,
+        policies: dict[str, Policy] | None = None,
     ) -> None:
         self.version = version
         self.keys = keys if keys is not None else KeyStore()
@@ -110,6 +116,10 @@ class Snapshot:
         self.users_by_user_id = users_by_user_id if users_by_user_id is not None else {}
         self.users_by_id = {u.id: u for group in self.users_by_user_id.values() for u in group}
         self.custom_providers = custom_providers if custom_providers is not None else {}
+        self.routes_by_path = (
+            routes_by_path if routes_by_path is not None else {}
+        )  # failover routes
+        self.policies = policies if policies is not None else {}  # by id
         self.read_through: ReadThrough | None = None
 
     def key_for(self, secret_hash: str, secret: str) -> Key | None:
@@ -156,6 +166,14 @@ def _creation(user: User) -> tuple[int, str]:
     return user.created_at, user.id
 
 
+def _replace_by_id(held: dict[str, Any], ids: set[str], fresh: dict[str, Any]) -> None:
+    """Drop the held items (routes by path, policies by id) whose id changed, then add what the
+    database has for them now."""
+    for name in [name for name, item in held.items() if item.id in ids]:
+        del held[name]
+    held.update(fresh)
+
+
 def _users_by_user_id(users: list[User]) -> dict[str, list[User]]:
     found: dict[str, list[User]] = {}
     for user in sorted(users, key=_creation):
@@ -175,6 +193,8 @@ def load_snapshot(db: Database, page_size: int = PAGE_SIZE) -> Snapshot:
         custom_providers={
             p.provider: ServedProvider.of(p) for p in CustomProviderRepository(db).all()
         },
+        routes_by_path={r.path: r for r in RouteRepository(db).all()},
+        policies={p.id: p for p in PolicyRepository(db).all()},
     )
     reader, after = CompactKeyReader(db), None
     while True:
@@ -304,10 +324,14 @@ class SnapshotHolder:
         users = UserRepository(self._db).get_many(sorted(wanted["user"]))
         settings = ProviderSettingRepository(self._db).get_many(sorted(wanted["setting"]))
         customs = CustomProviderRepository(self._db).get_many(sorted(wanted["custom_provider"]))
+        routes = RouteRepository(self._db).get_many(sorted(wanted["route"]))
+        policies = PolicyRepository(self._db).get_many(sorted(wanted["policy"]))
         if self.current is not snapshot:
             return  # a full reload replaced it meanwhile
         held = time.perf_counter()
         self._mutate(snapshot, wanted, keys, users, settings, customs)
+        _replace_by_id(snapshot.routes_by_path, wanted["route"], {r.path: r for r in routes})
+        _replace_by_id(snapshot.policies, wanted["policy"], {p.id: p for p in policies})
         snapshot.version = changes[-1].seq
         self.max_apply_ms = max(self.max_apply_ms, (time.perf_counter() - held) * 1000)
 

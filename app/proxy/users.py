@@ -1,4 +1,4 @@
-"""Stage 2b: which of the client's users is calling, and may they do this?
+"""Stage 3b: which of the client's users is calling, and may they do this?
 
 A request names its user in the body (`user`, or Anthropic's `metadata.user_id`; read by the
 adapter in `read_body`). The user that applies is the one with that `userId` whose tags include all
@@ -16,16 +16,19 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from app.domain.entities import User
+from app.domain.entities import Key, User
 from app.errors import ProxyError
 from app.proxy.authorize import path_allowed
 from app.proxy.context import RequestContext
+from app.proxy.endpoints import Endpoint
 from app.proxy.snapshot import Snapshot
 
 
-def user_for(snapshot: Snapshot, user_id: str, key_tags: tuple[str, ...]) -> User | None:
+def user_for(
+    snapshot: Snapshot, user_id: str, key_tags: tuple[str, ...], now: float | None = None
+) -> User | None:
     user = _first_match(snapshot.users_by_user_id.get(user_id, ()), key_tags)
-    if user is None or not _usable(user):
+    if user is None or not _usable(user, time.time() if now is None else now):
         fresh = snapshot.recheck_users(user_id)
         if fresh is not None:
             return _first_match(fresh, key_tags)
@@ -37,28 +40,31 @@ def _first_match(users: Iterable[User], key_tags: tuple[str, ...]) -> User | Non
     return next((u for u in users if wanted <= set(u.tags)), None)
 
 
-def _usable(user: User) -> bool:
+def _usable(user: User, now: float) -> bool:
     expires_at = user.expires_at
-    return not user.revoked and (expires_at is None or time.time() < expires_at)
+    return not user.revoked and (expires_at is None or now < expires_at)
 
 
-def authorize_user(ctx: RequestContext, snapshot: Snapshot) -> None:
-    assert ctx.key is not None
-    user_id = ctx.event.user_id
+def authorize_user(
+    ctx: RequestContext, endpoint: Endpoint, key: Key, snapshot: Snapshot, now: float
+) -> User | None:
+    """The user the request is bound to (also set on the context), or None."""
+    user_id = ctx.user_id
     if not user_id:
-        return
-    user = user_for(snapshot, user_id, ctx.key.tags)
+        return None
+    user = user_for(snapshot, user_id, key.tags, now)
     if user is None:
-        return
+        return None
     if user.revoked:
         raise ProxyError(401, f"user {user_id} has been revoked")
     expires_at = user.expires_at
-    if expires_at is not None and time.time() >= expires_at:
+    if expires_at is not None and now >= expires_at:
         raise ProxyError(401, f"user {user_id} has expired")
-    if user.allowed_paths and not path_allowed(ctx, user.allowed_paths):
+    if user.allowed_paths and not path_allowed(ctx.request, endpoint, user.allowed_paths):
         raise ProxyError(
             403, f"path {ctx.request.method} {ctx.request.path} is not allowed for user {user_id}"
         )
     if user.allowed_models and ctx.model and ctx.model not in user.allowed_models:
         raise ProxyError(403, f"model {ctx.model} is not allowed for user {user_id}")
     ctx.user = user
+    return user

@@ -141,3 +141,25 @@ def test_a_change_of_a_kind_it_cannot_apply_reloads_everything(database):
         bump_config_version(cursor)  # a write that logs no entity the snapshot knows
     holder.refresh_now()
     assert holder.full_loads == 2
+
+
+def test_routes_and_policies_apply_in_place(database):
+    import dataclasses as dc
+
+    from app.storage.policies import PolicyRepository
+    from app.storage.routes import RouteRepository
+    from tests.contract.test_policy_storage import _policy
+    from tests.contract.test_route_storage import _route
+
+    holder = _holder(database)
+    routes, policies = RouteRepository(database), PolicyRepository(database)
+    routes.create(_route("r1", "/prod/chat"))
+    policies.create(_policy("p1"))
+    holder.refresh_now()
+    snapshot = holder.current
+    assert list(snapshot.routes_by_path) == ["/prod/chat"] and list(snapshot.policies) == ["p1"]
+    routes.delete("r1")
+    policies.replace(dc.replace(_policy("p1"), name="renamed"))
+    holder.refresh_now()
+    assert snapshot.routes_by_path == {} and snapshot.policies["p1"].name == "renamed"
+    assert holder.full_loads == 1
