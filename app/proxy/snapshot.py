@@ -1,7 +1,7 @@
 """The proxy's in-memory copy of keys, users, provider settings, custom providers, failover routes
 and policies, so no request for a known key reads the database.
 
-- Start: everything is loaded in pages (keys in their compact form: about 330 bytes each in
+- Start: everything is loaded in pages (keys in their compact form: about 315 bytes each in
   memory, measured), yielding between pages; the result is swapped in whole.
 - Every IN_MEMORY_DB_UPDATE_INTERVAL the refresher polls the config version. When it moved, it reads
   the change log (`versioning.changes_since`) and loads only the rows that changed, then applies
