@@ -7,6 +7,10 @@ GUNICORN_KEEPALIVE, GUNICORN_WORKER_CLASS. No preload: gevent patches each worke
 
 import logging
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 
 _role = os.environ.get("BRICKS_ROLE", "proxy")
 _log = logging.getLogger("gunicorn.error")
@@ -32,11 +36,11 @@ def _workers():
     requested = _int("GUNICORN_WORKERS", _int("WEB_CONCURRENCY", 0))
     if _role == "admin":
         return requested or 1
-    if not os.environ.get("REDIS_HOSTS"):
+    if not (os.environ.get("REDIS_HOSTS") or os.environ.get("REDIS_URL")):
         # In-process counters are exact only inside one process.
         if requested > 1:
             print(
-                "REDIS_HOSTS is not set: limits are counted in-process, so the proxy runs 1 worker"
+                "neither REDIS_HOSTS nor REDIS_URL is set: limits are counted in-process, so the proxy runs 1 worker"
             )
         return 1
     return requested or 2
@@ -54,6 +58,21 @@ def _gevent_worker_with_keepalive():
     from gunicorn.workers.ggevent import GeventPyWSGIWorker
 
     class GeventWorker(GeventPyWSGIWorker):
+        def handle_exit(self, sig, frame):
+            # A graceful stop: streams still running when the grace period is nearly over are
+            # cut by the app itself, with their events, before the arbiter kills the worker.
+            # Idle keep-alive connections are closed at once: gunicorn would wait for them until
+            # the graceful timeout.
+            super().handle_exit(sig, frame)
+            import gevent
+
+            from app.serving import close_idle_connections
+
+            gevent.spawn(close_idle_connections)
+            cut = getattr(self.wsgi, "cut_streams", None)
+            if callable(cut):
+                gevent.spawn_later(_stream_cut_after(self.cfg.graceful_timeout), cut)
+
         def load_wsgi(self):
             from app.serving import client_handler
 
@@ -64,6 +83,23 @@ def _gevent_worker_with_keepalive():
 
     return GeventWorker
 
+
+def _metrics_dir():
+    """Prometheus multiprocess mode: every proxy worker writes its figures to files in one
+    directory, summed by whichever worker is scraped. Set here, in the master, before any worker
+    imports prometheus_client (which picks its mode at import). Unset: a fresh temporary one."""
+    if _role != "proxy":
+        return None, False
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        os.makedirs(path, exist_ok=True)
+        return path, False
+    path = tempfile.mkdtemp(prefix="bricksllm-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    return path, True
+
+
+_metrics_path, _metrics_path_is_ours = _metrics_dir()
 
 bind = [_bind()]
 workers = _workers()
@@ -82,6 +118,55 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 
 
+def _refuse_an_unmigrated_database():
+    """A proxy on an unmigrated database would die in every worker with tracebacks: say what to
+    run, in one line, before gunicorn starts (in a child: the master imports nothing of the app)."""
+    check = subprocess.run(
+        [sys.executable, "-m", "app.cli", "check"], capture_output=True, text=True, timeout=60
+    )
+    if check.returncode != 0:
+        lines = (check.stderr or check.stdout).strip().splitlines() or ["database check failed"]
+        print(lines[-1], file=sys.stderr, flush=True)
+        sys.exit(check.returncode)
+
+
+if _role == "proxy":
+    _refuse_an_unmigrated_database()
+
+
+def on_starting(server):
+    if _role != "proxy":
+        return
+    # Files of an earlier run would be summed into this one's counters.
+    for name in os.listdir(_metrics_path):
+        if name.endswith(".db"):
+            os.remove(os.path.join(_metrics_path, name))
+
+
+def child_exit(server, worker):
+    if _metrics_path:
+        from prometheus_client import multiprocess
+
+        # Drops the dead worker's gauges (live* modes); its counters stay in the sums.
+        multiprocess.mark_process_dead(worker.pid, _metrics_path)
+
+
+def on_exit(server):
+    if _metrics_path_is_ours:
+        shutil.rmtree(_metrics_path, ignore_errors=True)
+
+
+def _drain_budget(grace_s):
+    """Seconds the worker keeps for storing (or journaling) queued events at its exit."""
+    return min(max(1.0, grace_s / 3), 5.0)
+
+
+def _stream_cut_after(grace_s):
+    """When, after a graceful stop began, the streams still in flight are cut: early enough that
+    their events are drained within the grace period."""
+    return max(0.0, grace_s - _drain_budget(grace_s) - 0.5)
+
+
 def when_ready(server):
     if _role == "admin" and not os.environ.get("ADMIN_PASS"):
         server.log.warning(
@@ -91,7 +176,7 @@ def when_ready(server):
 
 def post_fork(server, worker):
     # psycopg2 blocks the whole worker unless it waits through gevent; the wait has a deadline.
-    if os.environ.get("POSTGRESQL_HOSTS"):
+    if os.environ.get("POSTGRESQL_HOSTS") or os.environ.get("DATABASE_URL"):
         from app.config import Settings
         from app.storage.green import install_wait_callback
         from app.storage.postgres import client_timeouts
@@ -112,4 +197,4 @@ def worker_exit(server, worker):
     # arbiter kills the worker (whatever was journaled survives that).
     shutdown = getattr(worker.wsgi, "shutdown", None)
     if callable(shutdown):
-        shutdown(max(1.0, graceful_timeout / 3))
+        shutdown(_drain_budget(graceful_timeout))

@@ -66,6 +66,9 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL=docs_assets.URL_PREFIX,  # served locally: the docs work offline
     )
+    from app.observability import wiring
+
+    wiring.setup_admin(app)
     api = AdminApi(app)
     api.spec.components.security_scheme(
         "AdminKey", {"type": "apiKey", "in": "header", "name": "X-API-KEY"}
@@ -82,6 +85,9 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
+    from app.admin.openapi_docs import document
+
+    document(api)
     app.register_blueprint(health.blp)
     if container.settings.event_retention_days:
         from app.services.retention import EventRetention
@@ -109,6 +115,7 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
 def _setup_proxy(app: flask.Flask, settings: Settings, db: Database) -> ProxyContainer:
     from app.admin import health
     from app.events import EventBus
+    from app.events.inflight import InFlightLog
     from app.proxy import views
     from app.proxy.runtime import build_runtime
     from app.storage.events import EventRepository
@@ -118,10 +125,14 @@ def _setup_proxy(app: flask.Flask, settings: Settings, db: Database) -> ProxyCon
         consumers=settings.number_of_event_message_consumers,
         queue_size=settings.event_queue_size,
         journal_dir=settings.event_journal_dir,
+        inflight=InFlightLog(settings.event_journal_dir),
     )
     bus.start()
     container = ProxyContainer(settings, db, bus, build_runtime(settings, db, bus))
+    from app.observability import wiring
+
     app.register_blueprint(health.blp)
+    wiring.setup_proxy(app, container.proxy, bus)  # /metrics before the catch-all
     app.register_blueprint(views.blp)
     return container
 
@@ -139,7 +150,24 @@ def prepare_to_serve(app: flask.Flask) -> None:
         from app.providers.tokens import O200K_BASE
 
         container.proxy.pricer.tokens.preload((O200K_BASE,))
+        # Compiled patterns, phone metadata and, with AWS credentials, Comprehend's client: a
+        # full pass over botocore's models alone took ~100 ms in the middle of a request.
+        warm = getattr(container.proxy.detectors, "warm", None)
+        if warm is not None:
+            warm()
     gc.freeze()
+
+
+def cut_streams(app: flask.Flask) -> int:
+    """End the proxy's streams still in flight (each with an error event and its own event row),
+    so that a shutdown records them before the grace period runs out; how many were cut."""
+    container = app.extensions["bricks"]
+    if not isinstance(container, ProxyContainer):
+        return 0
+    cut = container.proxy.streams.cut_all()
+    if cut:
+        log.warning("shutting down: %d streams still in flight were cut and recorded", cut)
+    return cut
 
 
 def shutdown(app: flask.Flask, timeout_s: float = 10.0) -> bool:

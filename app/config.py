@@ -11,6 +11,8 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from app.domain.durations import DurationError, parse_duration
 from app.errors import ConfigError as ConfigError  # re-exported: raised here
@@ -30,14 +32,42 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "POSTGRESQL_WRITE_TIME_OUT": ("5s", "Timeout of PostgreSQL writes."),
     "POSTGRESQL_POOL_SIZE": ("10", "Connections per process in the PostgreSQL pool."),
     "SQLITE_PATH": ("./data/bricksllm.db", "Path of the embedded SQLite database."),
+    "DATABASE_URL": (
+        "",
+        "postgres://user:password@host:port/db[?sslmode=...] (Heroku, Render...): used when "
+        "POSTGRESQL_HOSTS is unset.",
+    ),
     "REDIS_HOSTS": ("", "Redis host(s). Unset: in-process counters (one process only)."),
+    "REDIS_URL": (
+        "",
+        "redis://[user:password@]host:port[/db] or rediss:// (TLS): used when REDIS_HOSTS is unset.",
+    ),
+    "REDIS_TLS": ("false", "Connect to Redis over TLS (rediss:// in REDIS_URL sets it)."),
+    "REDIS_TLS_VERIFY": (
+        "true",
+        "Verify the Redis server's certificate; false for self-signed ones (Heroku Redis).",
+    ),
+    "REDIS_CLUSTER": (
+        "false",
+        "Redis Cluster: the hosts are seed nodes; all limit counters share one hash tag.",
+    ),
     "REDIS_PASSWORD": ("", "Redis password."),
     "REDIS_PORT": ("6379", "Redis port."),
     "REDIS_READ_TIME_OUT": ("1s", "Timeout of Redis reads."),
     "REDIS_WRITE_TIME_OUT": ("500ms", "Timeout of Redis writes and connects."),
     "REDIS_POOL_SIZE": ("200", "Connections per process in the Redis pool."),
     "IN_MEMORY_DB_UPDATE_INTERVAL": ("1s", "How often the proxy refreshes keys and settings."),
-    "STATS_PROVIDER": ("", "Only 'datadog' is recognised (not implemented yet; ignored)."),
+    "STATS_PROVIDER": (
+        "",
+        "'datadog': also send the metrics to DogStatsD at DD_AGENT_HOST:DD_DOGSTATSD_PORT.",
+    ),
+    "DD_AGENT_HOST": ("localhost", "DogStatsD agent host (with STATS_PROVIDER=datadog)."),
+    "DD_DOGSTATSD_PORT": ("8125", "DogStatsD agent UDP port (with STATS_PROVIDER=datadog)."),
+    "LOG_FORMAT": ("plain", "Access lines: 'plain' or 'json' (one JSON object a line)."),
+    "PROMETHEUS_MULTIPROC_DIR": (
+        "",
+        "Where proxy workers share metric files. Unset: a temporary directory per start.",
+    ),
     "PROXY_TIMEOUT": ("600s", "Timeout of a proxied upstream request."),
     "NUMBER_OF_EVENT_MESSAGE_CONSUMERS": ("3", "Greenlets writing events to the database."),
     "EVENT_QUEUE_SIZE": ("10000", "Events buffered in memory before the journal takes them."),
@@ -54,6 +84,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "ADMIN_PORT": ("8001", "Port of the admin API."),
     "PROXY_PORT": ("8002", "Port of the proxy."),
     "ADMIN_PASS": ("", "Admin password expected in X-API-KEY. Unset: admin binds to loopback."),
+    "ADMIN_ON_PROXY_PORT": (
+        "false",
+        "Also serve the admin API on the proxy's port (one-public-port platforms); needs ADMIN_PASS.",
+    ),
     "RATE_LIMIT_FAIL_OPEN": (
         "true",
         "Admit requests when Redis is down and only rate limits apply.",
@@ -63,6 +97,27 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "GUNICORN_WORKER_CONNECTIONS": (
         "2000",
         "Client connections per proxy worker; also the upstream pool's size per origin.",
+    ),
+}
+
+
+# Read by gunicorn.conf.py and the process manager, not by `Settings`; listed for the README's table.
+SERVER_VARIABLES: dict[str, tuple[str, str]] = {
+    "BRICKS_ROLE": (
+        "proxy",
+        "Which server gunicorn.conf.py runs: proxy or admin (set by the Procfile).",
+    ),
+    "PORT": ("", "The proxy's port when set (Heroku and similar platforms set it)."),
+    "GUNICORN_WORKERS": ("2", "Proxy workers (1 without Redis); the admin server runs 1."),
+    "WEB_CONCURRENCY": ("", "Read when GUNICORN_WORKERS is unset (set by some platforms)."),
+    "GUNICORN_WORKER_CONNECTIONS": ("2000", "Client connections a worker holds at once."),
+    "GUNICORN_TIMEOUT": ("30", "Worker heartbeat timeout in seconds, not a request limit."),
+    "GUNICORN_GRACEFUL_TIMEOUT": ("30", "Seconds a stopping worker gets to finish its requests."),
+    "GUNICORN_KEEPALIVE": ("75", "Seconds an idle client connection is kept, and any client wait."),
+    "GUNICORN_WORKER_CLASS": ("", "'gevent' for gunicorn's own gevent worker."),
+    "GUNICORN_ACCESS_LOG": (
+        "",
+        "A file (or '-') for gunicorn's own access log, beside the gateway's.",
     ),
 }
 
@@ -87,6 +142,11 @@ class Settings:
     redis_read_timeout: float = 1.0
     redis_write_timeout: float = 0.5
     redis_pool_size: int = 200
+    redis_username: str = ""
+    redis_db: int = 0
+    redis_tls: bool = False
+    redis_tls_verify: bool = True
+    redis_cluster: bool = False
     in_memory_db_update_interval: float = 1.0
     stats_provider: str = ""
     proxy_timeout: float = 600.0
@@ -102,6 +162,7 @@ class Settings:
     admin_port: int = 8001
     proxy_port: int = 8002
     admin_pass: str = field(default="", repr=False)
+    admin_on_proxy_port: bool = False
     rate_limit_fail_open: bool = True
     cost_limit_fail_open: bool = False
     log_level: str = "INFO"
@@ -120,7 +181,18 @@ class Settings:
         """Read every variable once; raise ConfigError naming the first bad one."""
         env = os.environ if environ is None else environ
         reader = _Reader(env)
-        return cls(
+        values = cls._read(reader)
+        if not values["postgresql_hosts"] and reader.text("DATABASE_URL"):
+            values.update(_postgres_url(reader.text("DATABASE_URL"), env))
+        if not values["redis_hosts"] and reader.text("REDIS_URL"):
+            values.update(_redis_url(reader.text("REDIS_URL")))
+        if values["admin_on_proxy_port"] and not values["admin_pass"]:
+            raise ConfigError("ADMIN_ON_PROXY_PORT=true needs ADMIN_PASS: the port is public")
+        return cls(**values)
+
+    @staticmethod
+    def _read(reader: _Reader) -> dict[str, Any]:
+        return dict(
             postgresql_hosts=reader.hosts("POSTGRESQL_HOSTS"),
             postgresql_db_name=reader.text("POSTGRESQL_DB_NAME"),
             postgresql_username=reader.text("POSTGRESQL_USERNAME"),
@@ -140,6 +212,9 @@ class Settings:
             redis_read_timeout=reader.duration("REDIS_READ_TIME_OUT"),
             redis_write_timeout=reader.duration("REDIS_WRITE_TIME_OUT"),
             redis_pool_size=reader.positive_int("REDIS_POOL_SIZE"),
+            redis_tls=reader.boolean("REDIS_TLS"),
+            redis_tls_verify=reader.boolean("REDIS_TLS_VERIFY"),
+            redis_cluster=reader.boolean("REDIS_CLUSTER"),
             in_memory_db_update_interval=reader.duration("IN_MEMORY_DB_UPDATE_INTERVAL"),
             stats_provider=reader.choice("STATS_PROVIDER", ("", "datadog")),
             proxy_timeout=reader.duration("PROXY_TIMEOUT"),
@@ -157,6 +232,7 @@ class Settings:
             admin_port=reader.port("ADMIN_PORT"),
             proxy_port=reader.port("PROXY_PORT"),
             admin_pass=reader.text("ADMIN_PASS"),
+            admin_on_proxy_port=reader.boolean("ADMIN_ON_PROXY_PORT"),
             rate_limit_fail_open=reader.boolean("RATE_LIMIT_FAIL_OPEN"),
             cost_limit_fail_open=reader.boolean("COST_LIMIT_FAIL_OPEN"),
             log_level=reader.choice(
@@ -164,6 +240,55 @@ class Settings:
             ),
             gunicorn_worker_connections=reader.positive_int("GUNICORN_WORKER_CONNECTIONS"),
         )
+
+
+def _postgres_url(url: str, env: Mapping[str, str]) -> dict[str, Any]:
+    """The POSTGRESQL_* values of a DATABASE_URL; POSTGRESQL_SSL_MODE, when set, wins over the
+    URL's sslmode, and without either a URL connection prefers TLS (managed databases want it)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql") or not parts.hostname:
+        raise ConfigError("DATABASE_URL must look like postgres://user:password@host:5432/db")
+    query = dict(parse_qsl(parts.query))
+    try:
+        port = parts.port or 5432
+    except ValueError as exc:
+        raise ConfigError("DATABASE_URL has an invalid port") from exc
+    values: dict[str, Any] = {
+        "postgresql_hosts": (parts.hostname,),
+        "postgresql_port": port,
+        "postgresql_db_name": unquote(parts.path.lstrip("/")),
+        "postgresql_username": unquote(parts.username or ""),
+        "postgresql_password": unquote(parts.password or ""),
+    }
+    if not env.get("POSTGRESQL_SSL_MODE"):
+        values["postgresql_ssl_mode"] = query.get("sslmode", "prefer")
+    return values
+
+
+def _redis_url(url: str) -> dict[str, Any]:
+    """The REDIS_* values of a REDIS_URL (redis:// or rediss:// for TLS)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        raise ConfigError("REDIS_URL must look like redis://:password@host:6379/0 or rediss://...")
+    database = parts.path.lstrip("/") or "0"
+    if not database.isdigit():
+        raise ConfigError(f"REDIS_URL names database {database!r}: use a number")
+    try:
+        port = parts.port or 6379
+    except ValueError as exc:
+        raise ConfigError("REDIS_URL has an invalid port") from exc
+    values: dict[str, Any] = {
+        "redis_hosts": (parts.hostname,),
+        "redis_port": port,
+        "redis_username": unquote(parts.username or ""),
+        "redis_password": unquote(parts.password or ""),
+        "redis_db": int(database),
+    }
+    if parts.scheme == "rediss":
+        values["redis_tls"] = True
+        if dict(parse_qsl(parts.query)).get("ssl_cert_reqs", "").lower() == "none":
+            values["redis_tls_verify"] = False
+    return values
 
 
 class _Reader:

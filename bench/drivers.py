@@ -26,11 +26,12 @@ class Target:
     url: str
     headers: dict[str, str] = field(default_factory=dict)
     model: str = "gpt-4o-mini"
+    prompt: str = PROMPT
 
     def body(self, stream: bool = False) -> str:
         payload: dict[str, Any] = {
             "model": self.model,
-            "messages": [{"role": "user", "content": PROMPT}],
+            "messages": [{"role": "user", "content": self.prompt}],
         }
         if stream:
             payload["stream"] = True

@@ -78,7 +78,7 @@ class KeyReportingSchema(WireSchema):
     costInUsd = fields.Float()
 
 
-ACTIONS = ("allowed", "redacted", "blocked")
+ACTIONS = ("allowed", "warned", "redacted", "blocked")  # warned: a policy's allow_but_warn matched
 _ORDER = validate.OneOf(("asc", "desc"))
 _LIST = {"description": "repeated or comma-separated"}
 
@@ -107,7 +107,9 @@ class EventV2QuerySchema(_EventV2Rules):
     keyIds = fields.List(plain_text(), metadata=_LIST)
     tags = fields.List(plain_text(), metadata={"description": "events carrying every tag"})
     policyIds = fields.List(plain_text(), metadata=_LIST)
-    actions = fields.List(plain_text(), metadata={"description": "allowed, redacted, blocked"})
+    actions = fields.List(
+        plain_text(), metadata={"description": "allowed, warned, redacted, blocked"}
+    )
     status = fields.Integer(validate=validate.Range(min=0, max=999))
     start = fields.Integer(required=True, validate=_UNIX_SECONDS)
     end = fields.Integer(required=True, validate=_UNIX_SECONDS)

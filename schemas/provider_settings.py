@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import ValidationError, fields, pre_load, validate
+from marshmallow import RAISE, ValidationError, fields, pre_load, validate
 
 from schemas.common import StrictString, WireSchema, string_list
 
@@ -42,6 +42,12 @@ class SettingField(fields.Dict):
 
 
 class _SettingFieldsSchema(WireSchema):
+    """Unknown top-level fields are refused, naming them: a `url` put beside `setting` instead
+    of inside it would otherwise be dropped without a word."""
+
+    class Meta:
+        unknown = RAISE
+
     name = StrictString(validate=validate.Length(max=512))
     allowedModels = string_list()
     costMap = fields.Nested(CostMapSchema, allow_none=True)

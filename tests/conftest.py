@@ -86,3 +86,20 @@ def admin_app(database, settings):
 @pytest.fixture
 def admin(admin_app):
     return admin_app.test_client()
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """The secrets canary over the whole run: no line any gateway printed (access lines, warnings,
+    errors, tracebacks) may hold a secret the suite gave it. A hit fails the run."""
+    from tests.functional.servers import ALL_OUTPUT
+    from tests.secrets_canary import find_suite_secrets
+
+    found = find_suite_secrets(b"".join(ALL_OUTPUT).decode(errors="replace"))
+    if found:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        lines = "\n".join(f"  {name}: {line}" for name, line in found.items())
+        if reporter is not None:
+            reporter.write_line(
+                f"SECRETS CANARY: secrets in the gateways' output:\n{lines}", red=True
+            )
+        session.exitstatus = 1

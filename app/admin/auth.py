@@ -8,7 +8,10 @@ import flask
 
 from app.errors import Unauthorized
 
-_OPEN_ENDPOINTS = {("GET", "/api/health")}
+# Probes send no headers; flask answers HEAD like GET.
+_OPEN_ENDPOINTS = {
+    (method, path) for method in ("GET", "HEAD") for path in ("/api/health", "/api/health/ready")
+}
 
 
 def require_admin_key(admin_pass: str) -> None:

@@ -13,7 +13,14 @@ Keys (`<p>` = key prefix, `<w>` = `<scope>:<unit>:<window start>` or `<scope>:to
   members are removed (and subtracted from `reserved`) by the admit script before it checks.
 Cost keys expire a grace period after their window ends; total windows never expire.
 Connection errors and timeouts surface as `CountersUnavailable`; the caller applies the
-fail-open/fail-closed policy. The scripts touch several keys, so Redis Cluster is not supported.
+fail-open/fail-closed policy.
+
+Redis Cluster (`REDIS_CLUSTER=true`): a script may only touch keys of one slot, and one admit
+touches the windows of a key, its user and more; a scope's counter must keep one name whatever
+call it appears in. So every key carries the same hash tag, the prefix `{bricks}:`: all limit
+counters live in one slot (on one primary, with its replicas for failover). Correct and atomic;
+the cluster adds availability, not sharding, to the counters (which are a few small keys per
+key, and one round trip per request).
 """
 
 from __future__ import annotations
@@ -21,10 +28,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import gevent
 import redis
 from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
 from redis.commands.core import Script
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError
@@ -119,7 +129,7 @@ class RedisCounters:
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: redis.Redis | RedisCluster,
         key_prefix: str = "bricks:",
         reservation_ttl_s: float = DEFAULT_RESERVATION_TTL_S,
         pipeline_wait_s: float | None = None,
@@ -127,10 +137,14 @@ class RedisCounters:
         """`pipeline_wait_s` set (under gevent only): calls made in the same hub turn share one
         pipelined round trip (`pipelining.py`), each caller waiting at most that long."""
         self._client = client
+        if isinstance(client, RedisCluster):
+            key_prefix = cluster_prefix(key_prefix)  # one slot for every script's keys
         self._prefix = key_prefix
         self._reservation_ttl_s = reservation_ttl_s
         self._pipeline = (
-            None if pipeline_wait_s is None else ScriptPipeline(client, pipeline_wait_s)
+            None
+            if pipeline_wait_s is None or isinstance(client, RedisCluster)
+            else ScriptPipeline(client, pipeline_wait_s)
         )
         # Registering only hashes the script locally; nothing connects until the first call.
         self._admit = client.register_script(_ADMIT_LUA)
@@ -181,6 +195,13 @@ class RedisCounters:
         except _UNAVAILABLE as exc:
             raise CountersUnavailable(str(exc)) from exc
         return int(value) if value else 0
+
+    def ping(self) -> bool:
+        """True when Redis answers now (readiness); never raises."""
+        try:
+            return bool(self._client.ping())
+        except Exception:
+            return False
 
     def _admit_call(
         self,
@@ -236,6 +257,103 @@ def _rate_ttl(rate: RateLimit, now: float) -> int:
     return window_end(rate.unit, now) - math.floor(now) + _RATE_GRACE_S
 
 
+def build_redis_counters(settings: Any, key_prefix: str = "bricks:") -> RedisCounters:
+    """The proxy's counters from the settings: TLS, username and database from REDIS_URL, and
+    RedisCluster with hash-tagged keys when REDIS_CLUSTER=true. Calls of one hub turn share a
+    pipelined round trip, except on a cluster (its client routes each script by slot)."""
+    options = RedisOptions.of(settings)
+    client = make_client(options)
+    if isinstance(client, RedisCluster):
+        return RedisCounters(client, key_prefix=key_prefix)  # hash-tagged by RedisCounters
+    wait_s = 2 * max(options.read_timeout_s, options.write_timeout_s) + 1
+    return RedisCounters(client, key_prefix=key_prefix, pipeline_wait_s=wait_s)
+
+
+def _has_hash_tag(prefix: str) -> bool:
+    start = prefix.find("{")
+    return start >= 0 and prefix.find("}", start + 2) > start
+
+
+def cluster_prefix(prefix: str = "bricks:") -> str:
+    """`bricks:` -> `{bricks}:`: every key of the prefix hashes to the same cluster slot."""
+    return prefix if _has_hash_tag(prefix) else "{" + prefix.rstrip(":") + "}:"
+
+
+@dataclass(frozen=True)
+class RedisOptions:
+    """How to reach Redis, from the REDIS_* settings (or REDIS_URL)."""
+
+    hosts: tuple[str, ...]
+    port: int = 6379
+    password: str = field(default="", repr=False)
+    username: str = ""
+    db: int = 0
+    tls: bool = False
+    tls_verify: bool = True
+    cluster: bool = False
+    read_timeout_s: float = 1.0
+    write_timeout_s: float = 0.5
+    max_connections: int = 50
+    pool_timeout_s: float = 1.0
+
+    @classmethod
+    def of(cls, settings: Any) -> RedisOptions:
+        return cls(
+            hosts=tuple(settings.redis_hosts), port=settings.redis_port,
+            password=settings.redis_password, username=settings.redis_username,
+            db=settings.redis_db, tls=settings.redis_tls, tls_verify=settings.redis_tls_verify,
+            cluster=settings.redis_cluster, read_timeout_s=settings.redis_read_timeout,
+            write_timeout_s=settings.redis_write_timeout, max_connections=settings.redis_pool_size,
+        )  # fmt: skip
+
+    def connection_kwargs(self) -> dict[str, Any]:
+        """What every connection gets: credentials, timeouts, TLS, no retries."""
+        kwargs: dict[str, Any] = dict(
+            password=self.password or None,
+            username=self.username or None,
+            socket_timeout=max(self.read_timeout_s, self.write_timeout_s),
+            socket_connect_timeout=self.write_timeout_s,
+            socket_keepalive=True,
+        )
+        if self.tls:
+            kwargs.update(ssl=True, ssl_cert_reqs="required" if self.tls_verify else "none")
+        return kwargs
+
+
+def make_client(options: RedisOptions) -> redis.Redis | RedisCluster:
+    """A Redis client, or a RedisCluster one seeded with every host when `options.cluster`."""
+    if not options.cluster:
+        return make_redis_client(
+            options.hosts, options.port, options.password or None, options.read_timeout_s,
+            options.write_timeout_s, options.max_connections, options.pool_timeout_s,
+            username=options.username, db=options.db, tls=options.tls,
+            tls_verify=options.tls_verify,
+        )  # fmt: skip
+    kwargs = options.connection_kwargs()
+    nodes = [
+        ClusterNode(_host(h), _port(h, options.port))  # type: ignore[no-untyped-call]
+        for h in options.hosts
+        if h.strip()
+    ]
+    return RedisCluster(
+        startup_nodes=nodes,
+        # A command never retries: a retried admit that had already run would take a second slot.
+        retry=Retry(NoBackoff(), 0),
+        cluster_error_retry_attempts=0,
+        max_connections=options.max_connections,
+        **kwargs,
+    )
+
+
+def _host(entry: str) -> str:
+    return entry.strip().rsplit(":", 1)[0] if ":" in entry.strip() else entry.strip()
+
+
+def _port(entry: str, default: int) -> int:
+    tail = entry.strip().rsplit(":", 1)[-1]
+    return int(tail) if ":" in entry and tail.isdigit() else default
+
+
 def make_redis_client(
     hosts: str | Sequence[str],
     port: int,
@@ -244,6 +362,10 @@ def make_redis_client(
     write_timeout_s: float,
     max_connections: int = 50,
     pool_timeout_s: float = 1.0,
+    username: str = "",
+    db: int = 0,
+    tls: bool = False,
+    tls_verify: bool = True,
 ) -> redis.Redis:
     """A client that never hangs: a blocking pool of `max_connections` (waiting at most
     `pool_timeout_s` for a free one), socket timeouts on connect and on every command, no retries.
@@ -253,10 +375,19 @@ def make_redis_client(
     timeout for both directions); connecting is bounded by the write timeout.
     """
     host = _first_host(hosts)
+    tls_kwargs: dict[str, Any] = {}
+    if tls:  # rediss://: TLS, verifying the certificate unless REDIS_TLS_VERIFY=false
+        tls_kwargs = dict(
+            connection_class=redis.SSLConnection,
+            ssl_cert_reqs="required" if tls_verify else "none",
+        )
     pool = redis.BlockingConnectionPool(  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
         host=host,
         port=port,
+        db=db,
+        username=username or None,
         password=password or None,
+        **tls_kwargs,
         socket_timeout=max(read_timeout_s, write_timeout_s),
         socket_connect_timeout=write_timeout_s,
         socket_keepalive=True,

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 
 from app.domain.events import Event
+from app.events.inflight import InFlightLog, recover
 from app.events.journal import Journal
 from app.events.replay import EventSink, Replayer, is_data_error
 from app.events.stats import BusStats, Counters
@@ -42,6 +43,7 @@ class EventBus:
         batch_size: int = 200,
         flush_interval_s: float = 0.05,
         retry_interval_s: float = 1.0,
+        inflight: InFlightLog | None = None,
     ) -> None:
         self._repository = repository
         self._consumer_count = consumers
@@ -61,6 +63,7 @@ class EventBus:
         self._replay_thread: threading.Thread | None = None
         self._in_flight: dict[int, list[Event]] = {}  # consumer index -> batch being written
         self._in_flight_lock = threading.Lock()
+        self._inflight = inflight  # the proxy's record of admitted requests (kill -9)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -68,6 +71,9 @@ class EventBus:
         """Start the consumers and the replay loop, which first replays any journal left behind."""
         if self._workers:
             raise RuntimeError("the event bus is already started")
+        if self._inflight is not None:
+            # Requests of a worker that died: into the journal, which the replay loop stores.
+            recover(str(self._inflight.directory), self._journal.append)
         for index in range(self._consumer_count):
             self._workers.append(self._spawn(f"event-consumer-{index}", self._consume, index))
         self._replay_thread = self._spawn("event-replay", self._replay_loop)
@@ -93,15 +99,35 @@ class EventBus:
         self._journal.close()
         stats = self.stats()
         log.info("event bus drained: %s", stats)
+        if self._inflight is not None:
+            self._inflight.close(drained=stats.lost == 0 and self._settled())
         return stats.lost == 0
+
+    def _settled(self) -> bool:
+        """Nothing queued and no batch being written."""
+        with self._in_flight_lock:
+            writing = any(self._in_flight.values())
+        return self._queue.empty() and not writing
+
+    @property
+    def database_down(self) -> bool:
+        """True while the database refuses writes (events go to the journal)."""
+        return self._outage.is_set()
 
     def stats(self) -> BusStats:
         return self._counters.snapshot(pending=self._queue.qsize())
 
     # -- request path ----------------------------------------------------------------------
 
+    def begin(self, event: Event) -> None:
+        """A request was admitted (`event` as known so far): recorded until it is published."""
+        if self._inflight is not None:
+            self._inflight.begin(event)
+
     def publish(self, event: Event) -> None:
         """Queue the event; if the queue is full or closed, journal it. Never raises."""
+        if self._inflight is not None:
+            self._inflight.end(event)
         try:
             with self._intake:
                 if not self._closed:
@@ -138,6 +164,8 @@ class EventBus:
             finally:
                 with self._in_flight_lock:
                     self._in_flight.pop(index, None)
+            if self._inflight is not None and self._queue.empty():
+                self._inflight.prune(self._settled)
 
     def _fill(self, batch: list[Event]) -> bool:
         """Up to batch_size events: wait for one, then at most flush_interval_s for more.

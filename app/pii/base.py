@@ -24,7 +24,12 @@ class Finding:
 
 class DetectorUnavailable(Exception):
     """The detector could not inspect the texts (timeout, network, credentials, no detector
-    serves an entity the policy names)."""
+    serves an entity the policy names). `partial` holds what the detectors that did answer
+    found, per text, for a policy that lets the request through anyway."""
+
+    def __init__(self, message: str, partial: list[list[Finding]] | None = None) -> None:
+        super().__init__(message)
+        self.partial = partial
 
 
 class Detector(Protocol):

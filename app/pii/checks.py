@@ -72,6 +72,15 @@ def ip_address(text: str) -> bool:
     return True
 
 
+def ipv6_address(text: str) -> bool:
+    """A valid IPv6 address that does not look like code: "std::abs" and "a::b" are valid
+    addresses, so at least three groups, or two with one of four hex digits ("fe80::1")."""
+    if not ip_address(text):
+        return False
+    groups = [g for g in text.split("%")[0].split(":") if g]
+    return len(groups) >= 3 or (len(groups) == 2 and any(len(g) == 4 for g in groups))
+
+
 _ORDINAL = re.compile(r"(\d)(st|nd|rd|th)\b", re.IGNORECASE)
 
 
@@ -138,6 +147,25 @@ def vin(text: str) -> bool:
     total = sum(_VIN_VALUES[c] * w for c, w in zip(text, _VIN_WEIGHTS, strict=True))
     expected = "X" if total % 11 == 10 else str(total % 11)
     return text[8] == expected
+
+
+def not_only_letters(text: str) -> bool:
+    """A value with a digit or a symbol: "hunter22!" is a password, "stored" is a word."""
+    return not text.isalpha()
+
+
+# Values that follow "password:" or "username =" in source code, not in a leak.
+_CODE_WORDS = frozenset({"none", "null", "nil", "true", "false", "str", "bytes", "int", "string",
+                         "self", "this", "raise", "return", "password", "username", "user",
+                         "undefined", "optional", "any", "secret", "required"})  # fmt: skip
+
+
+def not_code(text: str) -> bool:
+    """A value that is not a piece of source code: no call, index or quote, no type or
+    keyword ("username: str", "password = get_auth(url)", "password=password")."""
+    if any(c in text for c in "()[]{}\"'`<>"):
+        return False
+    return text.lower() not in _CODE_WORDS and not text.lower().startswith(("self.", "this."))
 
 
 def has_digit(text: str) -> bool:

@@ -90,6 +90,10 @@ class ComprehendDetector:
                     )
         return found
 
+    def warm(self) -> None:
+        """Create the client now (it loads botocore's models); it connects on first use only."""
+        self._get_client()
+
     def _call(self, client: Any, text: str) -> list[dict[str, Any]]:
         try:
             answer = client.detect_pii_entities(Text=text, LanguageCode=self._options.language)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from app.config import Settings
 from app.pii.base import Detector, DetectorUnavailable, Finding
 from app.pii.comprehend import ComprehendDetector, ComprehendOptions
-from app.pii.local import LocalDetector
+from app.pii.local import LocalDetector, Pause
 
 
 class Detectors:
@@ -26,21 +26,47 @@ class Detectors:
     def entities(self) -> frozenset[str]:
         return frozenset().union(*(d.entities for d in self._detectors))
 
-    def detect(self, texts: Sequence[str], entities: frozenset[str]) -> list[list[Finding]]:
+    def warm(self) -> None:
+        """Load now what the first request would load (compiled patterns, phone metadata,
+        Comprehend's client and botocore's service models), so that a worker loads it before
+        `gc.freeze()` and the garbage collector's full passes never walk it: measured, botocore's
+        models alone make a full pass take about 100 ms, in the middle of some request."""
+        for detector in self._detectors:
+            warm = getattr(detector, "warm", None)
+            if warm is not None:
+                warm()
+
+    def detect(
+        self, texts: Sequence[str], entities: frozenset[str], pause: Pause | None = None
+    ) -> list[list[Finding]]:
         """Findings per text for `entities`, sorted by position; DetectorUnavailable when one
-        is served by no detector or a detector fails."""
+        is served by no detector or a detector fails. `pause` is called between the local
+        detector's windows of a long text (Comprehend waits on the network, which yields)."""
+        found: list[list[Finding]] = [[] for _ in texts]
+        failures = []
         missing = entities - self.entities
         if missing:
-            raise DetectorUnavailable(
-                f"no PII detector serves {', '.join(sorted(missing))} (AWS Comprehend is not set up)"
-            )
-        found: list[list[Finding]] = [[] for _ in texts]
+            names = ", ".join(sorted(missing))
+            failures.append(f"no PII detector serves {names} (AWS Comprehend is not set up)")
         for detector in self._detectors:
             wanted = entities & detector.entities
-            if wanted:
-                for index, findings in enumerate(detector.detect(texts, wanted)):
-                    found[index] += findings
-        return [sorted(f) for f in found]
+            if not wanted:
+                continue
+            try:
+                answers = (
+                    detector.detect(texts, wanted, pause)
+                    if isinstance(detector, LocalDetector)
+                    else detector.detect(texts, wanted)
+                )
+            except DetectorUnavailable as exc:
+                failures.append(str(exc))
+                continue
+            for index, findings in enumerate(answers):
+                found[index] += findings
+        found = [sorted(f) for f in found]
+        if failures:
+            raise DetectorUnavailable("; ".join(failures), partial=found)
+        return found
 
 
 def build_detectors(settings: Settings, endpoint_url: str | None = None) -> Detectors:

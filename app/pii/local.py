@@ -12,13 +12,17 @@ the binding's per-call re-encoding of the text.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import re2
 
 from app.pii.base import Finding
 from app.pii.patterns import DIGIT_GROUPS, PATTERNS, Pattern
+
+Pause = Callable[[], None]
+WINDOW = 4096  # characters scanned between two pauses: a few ms even when dense with PII
+OVERLAP = 256  # longer than any pattern entity's value
 
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False
@@ -51,15 +55,52 @@ class LocalDetector:
     def entities(self) -> frozenset[str]:
         return self._entities
 
-    def detect(self, texts: Sequence[str], entities: frozenset[str]) -> list[list[Finding]]:
+    def detect(
+        self, texts: Sequence[str], entities: frozenset[str], pause: Pause | None = None
+    ) -> list[list[Finding]]:
+        """Findings per text. With `pause`, long texts are scanned in windows of `WINDOW`
+        characters and `pause()` is called between windows (under gevent: `gevent.sleep`, so the
+        hub serves other requests meanwhile)."""
         compiled = self._compiled(entities & self._entities)
         if not compiled.patterns:
             return [[] for _ in texts]
-        return [_scan(text, compiled) for text in texts]
+        if pause is None:
+            return [_scan(text, compiled) for text in texts]
+        return [_scan_in_windows(text, compiled, pause) for text in texts]
+
+    def warm(self) -> None:
+        self._compiled(self._entities)
+        self.detect(["+1 415 555 2671, +44 20 7946 0958, +91 98765 43210"], frozenset({"phone"}))
 
     @functools.lru_cache(maxsize=256)  # noqa: B019 - detectors live as long as the process
     def _compiled(self, entities: frozenset[str]) -> _Compiled:
         return _Compiled([p for p in self._patterns if p.entity in entities])
+
+
+def windows(text_length: int) -> list[tuple[int, int, int]]:
+    """(start, end, core end) of each window over a text: windows overlap by `OVERLAP`, and a
+    finding belongs to the window whose core [start, core end) holds its start, so a match up
+    to `OVERLAP` characters long is found whole exactly once."""
+    spans = []
+    start = 0
+    while start + WINDOW < text_length:
+        spans.append((start, start + WINDOW, start + WINDOW - OVERLAP))
+        start += WINDOW - OVERLAP
+    spans.append((start, text_length, text_length))
+    return spans
+
+
+def _scan_in_windows(text: str, compiled: _Compiled, pause: Pause) -> list[Finding]:
+    if len(text) <= WINDOW:
+        return _scan(text, compiled)
+    found: list[Finding] = []
+    for start, end, core_end in windows(len(text)):
+        pause()
+        for f in _scan(text[start:end], compiled):
+            cut_word = f.start == 0 and start > 0 and text[start - 1].isalnum()
+            if f.start + start < core_end and not cut_word:  # not the tail of an earlier word
+                found.append(Finding(f.start + start, f.end + start, f.entity))
+    return found
 
 
 def _scan(text: str, compiled: _Compiled) -> list[Finding]:
@@ -72,12 +113,34 @@ def _scan(text: str, compiled: _Compiled) -> list[Finding]:
     for index in sorted(hits):
         pattern = compiled.patterns[index]
         found += _findings(data, pattern, compiled.regexes[index], named)
-    if named:
-        found = [f for f in found if not _named_otherwise(f, named)]
-    found = _drop_pieces(found)
+    found = _resolve(found, named)
     if len(data) != len(text):  # not ASCII: byte offsets -> character offsets
-        found = [_to_chars(data, f) for f in found]
+        found = _to_chars(data, found)
     return found
+
+
+def _resolve(found: list[Finding], named: list[Finding]) -> list[Finding]:
+    """Drop the findings that overlapping ones show to be something else; linear in the number
+    of findings (only findings that overlap are compared with each other)."""
+    marked = sorted([(f, False) for f in found] + [(n, True) for n in named])
+    kept: list[Finding] = []
+    cluster: list[tuple[Finding, bool]] = []
+    cluster_end = -1
+    for item in marked:
+        if item[0].start >= cluster_end:
+            kept += _resolve_cluster(cluster)
+            cluster, cluster_end = [], -1
+        cluster.append(item)
+        cluster_end = max(cluster_end, item[0].end)
+    return kept + _resolve_cluster(cluster)
+
+
+def _resolve_cluster(cluster: list[tuple[Finding, bool]]) -> list[Finding]:
+    found = [f for f, is_name in cluster if not is_name]
+    if len(cluster) < 2:
+        return found
+    named = [f for f, is_name in cluster if is_name]
+    return [f for f in found if not _named_otherwise(f, named) and not _a_piece(f, found)]
 
 
 def _named_otherwise(finding: Finding, named: list[Finding]) -> bool:
@@ -85,6 +148,16 @@ def _named_otherwise(finding: Finding, named: list[Finding]) -> bool:
     number, though it is written like one (even when its NHS checksum is wrong)."""
     return any(n.entity != finding.entity and n.start < finding.end and finding.start < n.end
                for n in named)  # fmt: skip
+
+
+def _a_piece(finding: Finding, found: list[Finding]) -> bool:
+    """A number inside a longer number of another entity is a piece of it: the Aadhaar-shaped
+    first 12 digits of a card, the card-shaped digits of an IBAN."""
+    if finding.entity not in _NUMBERS:
+        return False
+    length = finding.end - finding.start
+    return any(o.entity != finding.entity and o.entity in _NUMBERS and o.start <= finding.start
+               and finding.end <= o.end and o.end - o.start > length for o in found)  # fmt: skip
 
 
 def _findings(data: bytes, pattern: Pattern, regex: Any, named: list[Finding]) -> list[Finding]:
@@ -109,7 +182,7 @@ def _findings(data: bytes, pattern: Pattern, regex: Any, named: list[Finding]) -
 
 
 _DIGITS = b"0123456789"
-_IBAN = "international_bank_account_number"
+_NUMBERS = DIGIT_GROUPS | {"international_bank_account_number"}
 
 
 def _in_a_run(data: bytes, start: int, end: int) -> bool:
@@ -134,18 +207,12 @@ def _in_a_run(data: bytes, start: int, end: int) -> bool:
     return any(w.isdigit() for w in (*word_before, *word_after))
 
 
-def _drop_pieces(found: list[Finding]) -> list[Finding]:
-    """Numbers inside a longer number of another entity are pieces of it, not numbers of their
-    own: the Aadhaar-shaped first 12 digits of a card, the card-shaped digits of an IBAN."""
-    numbers = [f for f in found if f.entity in DIGIT_GROUPS or f.entity == _IBAN]
-    if len(numbers) < 2:
-        return found
-    return [f for f in found if not (f in numbers and any(
-        o.entity != f.entity and o.start <= f.start and f.end <= o.end and o.end - o.start > f.end - f.start
-        for o in numbers))]  # fmt: skip
-
-
-def _to_chars(data: bytes, finding: Finding) -> Finding:
-    start = len(data[: finding.start].decode("utf-8", "replace"))
-    length = len(data[finding.start : finding.end].decode("utf-8", "replace"))
-    return Finding(start, start + length, finding.entity)
+def _to_chars(data: bytes, found: list[Finding]) -> list[Finding]:
+    """Byte offsets to character offsets, walking the text once for all findings."""
+    offsets = sorted({o for f in found for o in (f.start, f.end)})
+    chars: dict[int, int] = {}
+    position = count = 0
+    for offset in offsets:
+        count += len(data[position:offset].decode("utf-8", "replace"))
+        chars[offset], position = count, offset
+    return [Finding(chars[f.start], chars[f.end], f.entity) for f in found]

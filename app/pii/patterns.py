@@ -31,6 +31,13 @@ def _after(keywords: str, value: str) -> str:
     return rf"(?i:\b(?:{keywords}))\b(?:\s*(?i:number|no\.?|num|#|code|id))?[\s:=#.\-]{{0,4}}(?:is\s+)?{value}"
 
 
+def _assigned(keywords: str, value: str) -> str:
+    """`value` (a group) assigned to one of `keywords`: "Password: x", "login=x"."""
+    return rf"(?i:\b(?:{keywords}))[ \t]*[:=][ \t]*{value}"
+
+
+_PASSWORD = r"password|passwd|pwd|passcode|passphrase"
+_CLOSERS = ".,;:!?)]}'\""
 _SEP = r"[ \-]"  # digit groups are written with spaces or dashes
 
 _PATTERNS: tuple[Pattern, ...] = (
@@ -88,7 +95,7 @@ _PATTERNS: tuple[Pattern, ...] = (
     Pattern(
         "ip_address",
         r"(?i)(?:\b[0-9a-f]{1,4}|:)?(?::[0-9a-f]{0,4}){2,7}(?:%[a-z0-9]+)?",
-        checks.ip_address,
+        checks.ipv6_address,
     ),  # fmt: skip
     Pattern(
         "mac_address",
@@ -198,18 +205,31 @@ _PATTERNS: tuple[Pattern, ...] = (
     ),  # fmt: skip
     Pattern("vehicle_identification_number", r"\b[A-HJ-NPR-Z0-9]{17}\b", checks.vin),
     Pattern("pin", _after(r"pin", r"(\d{4,8})\b"), group=1),
+    # A password or user name is taken only when assigned on the same line ("password: x",
+    # "login=x") and not to a piece of code ("password = str(password)", "username: str"), or
+    # for a password after "is" when it holds more than letters ("my password is hunter22",
+    # not "the password is stored").
     Pattern(
         "password",
-        _after(r"password|passwd|pwd|passcode|passphrase", r"(\S{4,128})"),
+        _assigned(_PASSWORD, r"(\S{4,128})"),
+        checks.not_code,
         group=1,
-        trim=".,;:!?)]}'\"",
-    ),  # fmt: skip
+        trim=_CLOSERS,
+    ),
+    Pattern(
+        "password",
+        rf"(?i:\b(?:{_PASSWORD}))[ \t]+is[ \t]+(\S{{4,128}})",
+        checks.not_only_letters,
+        group=1,
+        trim=_CLOSERS,
+    ),
     Pattern(
         "username",
-        _after(r"user\s*name|login|user\s*id|handle", r"(@?[A-Za-z0-9._\-]{3,64})"),
+        _assigned(r"user\s*name|login|user\s*id|handle", r"(@?[A-Za-z0-9._\-]{3,64}[(\[]?)"),
+        checks.not_code,
         group=1,
         trim=".",
-    ),  # fmt: skip
+    ),
 )
 
 # Numbers written in digit groups: "116-525-577" inside the job card "UP-98-116-525-577/361" is

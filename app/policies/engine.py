@@ -8,14 +8,14 @@ literals that held a match (each match becomes `***`); every other byte stays as
 outcome without a match forwards the original bytes object itself.
 
 A detector that cannot answer raises `PolicyUnavailable` when the policy's `onDetectorFailure`
-is `block` (the default); with `allow` the regex rules still apply and the outcome says the
-entities went unchecked.
+is `block` (the default); with `allow` the regex rules and the findings of the detectors that
+did answer still apply, and the outcome says why some entities went unchecked.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,9 +24,13 @@ from app.pii.base import DetectorUnavailable, Finding
 from app.policies.json_texts import REQUEST_DESCEND, REQUEST_KEYS, Slot, find_texts, splice
 from app.policies.matching import Hit, entity_hits, mask, regex_hits
 
+Pause = Callable[[], None]
+
 
 class EntityDetector(Protocol):
-    def detect(self, texts: Sequence[str], entities: frozenset[str]) -> list[list[Finding]]: ...
+    def detect(
+        self, texts: Sequence[str], entities: frozenset[str], pause: Pause | None = None
+    ) -> list[list[Finding]]: ...
 
 
 class PolicyUnavailable(Exception):
@@ -57,16 +61,26 @@ class Outcome:
 
 
 def inspect_request(
-    policy: Policy | None, detectors: EntityDetector, body: bytes, parsed: Any
+    policy: Policy | None,
+    detectors: EntityDetector,
+    body: bytes,
+    parsed: Any,
+    pause: Pause | None = None,
 ) -> Outcome:
     """The policy's verdict on a request body; `parsed` is the body already parsed as JSON (or
-    None when it is not JSON: such bodies carry no text the gateway inspects)."""
+    None when it is not JSON: such bodies carry no text the gateway inspects).
+
+    `pause`, when given, is called between the windows of a long text (pass `gevent.sleep`
+    under gevent): a 400 KB prompt then never holds the hub for more than a few ms at a time."""
     if policy is None or not policy.checks_anything() or not _has_texts(parsed):
         return Outcome(outcome_of(ALLOW), body)
-    encoding = json.detect_encoding(body)
-    text = body.decode(encoding)
-    slots = find_texts(text, REQUEST_KEYS, REQUEST_DESCEND)
-    hits, unchecked = _hits(policy, detectors, [s.value for s in slots])
+    try:
+        encoding = json.detect_encoding(body)
+        text = body.decode(encoding)
+        slots = find_texts(text, REQUEST_KEYS, REQUEST_DESCEND)
+    except (ValueError, IndexError) as exc:  # not the JSON `parsed` came from: never forward it
+        raise PolicyUnavailable("the request body could not be read for inspection") from exc
+    hits, unchecked = _hits(policy, detectors, [s.value for s in slots], pause)
     action = strongest([h.action for per_text in hits for h in per_text])
     flat = tuple(h for per_text in hits for h in per_text)
     if action == ALLOW:
@@ -82,7 +96,7 @@ def _has_texts(parsed: Any) -> bool:
 
 
 def _hits(
-    policy: Policy, detectors: EntityDetector, texts: list[str]
+    policy: Policy, detectors: EntityDetector, texts: list[str], pause: Pause | None
 ) -> tuple[list[list[Hit]], str]:
     """Per text, the rules that matched; and why entities went unchecked, if they did."""
     if not texts:
@@ -92,12 +106,17 @@ def _hits(
     entities = frozenset(policy.entity_actions)
     if entities:
         try:
-            findings = detectors.detect(texts, entities)
+            findings = detectors.detect(texts, entities, pause)
         except DetectorUnavailable as exc:
             if policy.on_detector_failure == BLOCK:
                 raise PolicyUnavailable(str(exc)) from exc
             unchecked = str(exc)
+            findings = exc.partial or findings  # what the detectors that answered found
+    if pause is not None:
+        pause()
     regexes = regex_hits(policy, texts)
+    if pause is not None:
+        pause()
     return [entity_hits(policy, f) + r for f, r in zip(findings, regexes, strict=True)], unchecked
 
 

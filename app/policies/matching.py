@@ -52,7 +52,7 @@ class _RegexRules:
             except re2.error:  # too large together: each rule is searched on its own
                 self.set = None
 
-    def hits(self, text: str, data: bytes) -> list[Hit]:
+    def hits(self, text: str, data: bytes, span_actions: frozenset[str]) -> list[Hit]:
         if self.set is not None:
             indexes = sorted(self.set.Match(data) or ())
         else:
@@ -60,7 +60,7 @@ class _RegexRules:
         found = []
         for index in indexes:
             rule = self.rules[index]
-            spans = _spans(text, data, self.regexes[index]) if rule.action == REDACT else ()
+            spans = _spans(text, data, self.regexes[index]) if rule.action in span_actions else ()
             found.append(Hit(rule.action, regex=rule.definition, spans=spans))
         return found
 
@@ -72,19 +72,27 @@ def _compiled(rules: tuple[RegexRule, ...]) -> _RegexRules:
 
 def _spans(text: str, data: bytes, regex: Any) -> tuple[tuple[int, int], ...]:
     spans = [m.span() for m in regex.finditer(data) if m.end() > m.start()]
-    if len(data) != len(text):  # byte offsets -> character offsets
-        spans = [(len(data[:s].decode("utf-8", "replace")), len(data[:e].decode("utf-8", "replace")))
-                 for s, e in spans]  # fmt: skip
-    return tuple(spans)
+    if len(data) == len(text) or not spans:
+        return tuple(spans)
+    # Byte offsets -> character offsets, walking the text once.
+    chars: dict[int, int] = {}
+    position = count = 0
+    for offset in sorted({o for span in spans for o in span}):
+        count += len(data[position:offset].decode("utf-8", "replace"))
+        chars[offset], position = count, offset
+    return tuple((chars[s], chars[e]) for s, e in spans)
 
 
-def regex_hits(policy: Policy, texts: Sequence[str]) -> list[list[Hit]]:
-    """Per text, the regex rules (other than `allow`) that match it."""
+def regex_hits(
+    policy: Policy, texts: Sequence[str], span_actions: frozenset[str] = frozenset({REDACT})
+) -> list[list[Hit]]:
+    """Per text, the regex rules (other than `allow`) that match it; the spans of the matches
+    are found for rules whose action is in `span_actions` (those that will be masked)."""
     rules = tuple(r for r in policy.regex_rules or () if r.action != "allow")
     if not rules:
         return [[] for _ in texts]
     compiled = _compiled(rules)
-    return [compiled.hits(text, text.encode("utf-8")) for text in texts]
+    return [compiled.hits(text, text.encode("utf-8"), span_actions) for text in texts]
 
 
 def entity_hits(policy: Policy, findings: Sequence[Finding]) -> list[Hit]:

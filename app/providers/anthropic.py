@@ -1,7 +1,14 @@
 """Anthropic: Messages and the legacy Text Completions API. The key goes upstream in `x-api-key`
 (the client's `anthropic-version` / `anthropic-beta` pass through); bodies are forwarded byte for
 byte. Usage comes from the body, or from `message_start` and the last `message_delta` of a stream,
-whose event names are kept as Anthropic sends them."""
+whose event names are kept as Anthropic sends them.
+
+A stream's usage is final only at `message_delta`: `message_start` announces the input tokens and
+one output token. Until the delta arrives the announced usage is kept apart
+(`StreamState.started_usage`) and the text deltas are collected, so a stream cut short (client
+gone, upstream dead) is billed for the output already relayed, tokenized locally as for OpenAI.
+The gateway's own errors on these paths use Anthropic's error shape (`errors.py`).
+`POST /v1/messages/count_tokens` is forwarded and free."""
 
 from __future__ import annotations
 
@@ -11,6 +18,7 @@ from typing import Any
 from app.domain.entities import ProviderSetting
 from app.providers import pricing
 from app.providers.base import AdapterDefaults, Operation, RouteSpec, StreamState, Usage
+from app.providers.errors import anthropic_error_body
 
 STREAM_ERROR = (
     b'event: error\ndata: {"type":"error","error":{"type":"api_error",'
@@ -51,6 +59,7 @@ class AnthropicAdapter(AdapterDefaults):
     routes: tuple[RouteSpec, ...] = (
         ("POST", "/v1/messages", "chat"),
         ("POST", "/v1/complete", "completions"),
+        ("POST", "/v1/messages/count_tokens", "other"),  # free: counts, generates nothing
     )
     stream_error = STREAM_ERROR
 
@@ -79,9 +88,11 @@ class AnthropicAdapter(AdapterDefaults):
             if isinstance(message, dict):
                 if isinstance(message.get("model"), str):
                     state.model = message["model"]
-                state.usage = usage_of(message.get("usage"), state.usage) or state.usage
+                started = usage_of(message.get("usage"), state.started_usage)
+                state.started_usage = started or state.started_usage
         elif kind == "message_delta":
-            state.usage = usage_of(data.get("usage"), state.usage) or state.usage
+            previous = state.usage or state.started_usage
+            state.usage = usage_of(data.get("usage"), previous) or state.usage
         elif kind == "content_block_delta":
             delta = data.get("delta")
             if isinstance(delta, dict):
@@ -93,6 +104,9 @@ class AnthropicAdapter(AdapterDefaults):
             if isinstance(data.get("model"), str):
                 state.model = data["model"]
         return False
+
+    def error_body(self, status: int, message: str, error_type: str) -> dict[str, Any]:
+        return anthropic_error_body(status, message, error_type)
 
     def is_stream_end(self, data: bytes) -> bool:
         # Quotes inside text are escaped in JSON, so `"message_stop"` only matches the event type.

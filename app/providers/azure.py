@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 from app.domain.entities import ProviderSetting
 from app.providers import pricing
 from app.providers.base import Operation, RouteSpec
-from app.providers.openai import OpenAICompatibleAdapter
+from app.providers.openai import RESPONSES_ROUTES, OpenAICompatibleAdapter
 
 # Azure names some models differently from OpenAI; the prices are OpenAI's (standard deployments).
 AZURE_MODEL_ALIASES = {
@@ -26,9 +26,15 @@ def azure_prices() -> pricing.PriceTable:
     return pricing.openai_prices().with_aliases("azure", AZURE_MODEL_ALIASES)
 
 
+AZURE_RESPONSES_ROUTES: tuple[RouteSpec, ...] = tuple(
+    (method, path.removeprefix("/v1"), kind) for method, path, kind in RESPONSES_ROUTES
+)
+
+
 def deployment_of(operation: Operation) -> str:
-    """`/openai/deployments/<id>/<op>` -> `<id>`."""
-    return operation.upstream_path.split("/")[3]
+    """`/openai/deployments/<id>/<op>` -> `<id>`; "" for paths without a deployment."""
+    parts = operation.upstream_path.split("/")
+    return parts[3] if len(parts) > 3 and parts[2] == "deployments" else ""
 
 
 class AzureAdapter(OpenAICompatibleAdapter):
@@ -38,6 +44,13 @@ class AzureAdapter(OpenAICompatibleAdapter):
         ("POST", "/openai/deployments/:deployment_id/chat/completions", "chat"),
         ("POST", "/openai/deployments/:deployment_id/completions", "completions"),
         ("POST", "/openai/deployments/:deployment_id/embeddings", "embeddings"),
+        # The Responses API has no deployment in its path: the body's `model` names the
+        # deployment. `/openai/v1/...` is Azure's v1 API surface, the same operations.
+        *(
+            (method, f"/openai{version}{path}", kind)
+            for version in ("", "/v1")
+            for method, path, kind in AZURE_RESPONSES_ROUTES
+        ),
     )
 
     @property

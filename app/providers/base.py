@@ -13,31 +13,45 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from app.domain.entities import ProviderSetting
+from app.providers.errors import openai_error_body
 from app.providers.pricing import NO_PRICES, PriceTable
 
-# (method, path after the provider's prefix, kind). Kinds drive pricing; "other" is unpriced.
+# (method, path after the provider's prefix, kind). Kinds drive pricing (OperationKind).
 RouteSpec = tuple[str, str, str]
 
 
 class OperationKind(StrEnum):
     """What a proxied path does, as far as pricing and usage go. Adapters' route tables name kinds
-    by these values; OTHER is never priced (files, models, assistants...)."""
+    by these values. OTHER is free by nature (models, files, retrievals, lists, deletes); UNPRICED
+    is billed by the provider in a way the gateway cannot see (runs, batches, fine-tuning jobs,
+    containers, vector storage): recorded at $0, refused under a cost limit (costs.py)."""
 
     CHAT = "chat"
     COMPLETIONS = "completions"
+    RESPONSES = "responses"  # OpenAI's Responses API
     EMBEDDINGS = "embeddings"
     SPEECH = "speech"
     TRANSCRIPTION = "transcription"
     IMAGE = "image"
     OTHER = "other"
+    UNPRICED = "unpriced"
 
     @property
     def produces_text(self) -> bool:
-        """Chat and completions answer with text the gateway can count when usage is missing."""
+        """Chat and completions answer with text the gateway can count when usage is missing (and
+        their streams get `stream_options.include_usage`; a Responses stream reports usage itself
+        and would refuse that field)."""
         return self in (OperationKind.CHAT, OperationKind.COMPLETIONS)
 
+    @property
+    def priced_by_tokens(self) -> bool:
+        """Priced by prompt and output tokens against the `chat` prices (or a costMap)."""
+        return self in (OperationKind.CHAT, OperationKind.COMPLETIONS, OperationKind.RESPONSES)
 
-PRICED_KINDS = frozenset(kind for kind in OperationKind if kind is not OperationKind.OTHER)
+
+PRICED_KINDS = frozenset(
+    kind for kind in OperationKind if kind not in (OperationKind.OTHER, OperationKind.UNPRICED)
+)
 
 
 @dataclass(frozen=True)
@@ -53,7 +67,11 @@ class Usage:
     """Tokens (and other billable units) of one request. `source`: "provider" or "local".
 
     `prompt_tokens` counts every input token; `cached_prompt_tokens` (read from a prompt cache) and
-    `cache_write_tokens` (written to it, Anthropic) are parts of it, priced at their own rates.
+    `cache_write_tokens` (written to it, Anthropic) are parts of it, priced at their own rates, as
+    are `prompt_audio_tokens` and `prompt_image_tokens` (the rest of the prompt is text).
+    `completion_tokens` counts every output token; `reasoning_tokens` (informative: billed as
+    output), `completion_audio_tokens` and `completion_image_tokens` are parts of it.
+    `images`: images an image answer holds (per-image prices).
     """
 
     prompt_tokens: int = 0
@@ -63,6 +81,12 @@ class Usage:
     audio_seconds: float = 0.0
     characters: int = 0
     cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    prompt_audio_tokens: int = 0
+    prompt_image_tokens: int = 0
+    completion_audio_tokens: int = 0
+    completion_image_tokens: int = 0
+    images: int = 0
 
 
 @dataclass
@@ -73,6 +97,25 @@ class StreamState:
     model: str = ""
     completion_parts: list[str] = field(default_factory=list)
     unparsed: list[bytes] = field(default_factory=list)  # data payloads not yet read as JSON
+    # Usage announced at a stream's start but not final (Anthropic's `message_start`): kept apart
+    # so that a stream cut before its final usage is counted locally (see anthropic.py).
+    started_usage: Usage | None = None
+
+
+def cut_stream_usage(started: Usage | None, local: Usage) -> Usage:
+    """The usage of a stream cut before its final usage: the input the provider announced at its
+    start (Anthropic's `message_start`: exact, cache reads and writes included) and the output
+    counted locally from the text relayed (never less than announced). Without an announcement,
+    the local count as it is."""
+    if started is None:
+        return local
+    return Usage(
+        prompt_tokens=started.prompt_tokens,
+        completion_tokens=max(started.completion_tokens, local.completion_tokens),
+        cached_prompt_tokens=started.cached_prompt_tokens,
+        cache_write_tokens=started.cache_write_tokens,
+        source="local",
+    )
 
 
 class ProviderAdapter(Protocol):
@@ -124,6 +167,11 @@ class ProviderAdapter(Protocol):
         """True for the data payload of the event that ends a complete stream."""
         ...
 
+    def error_body(self, status: int, message: str, error_type: str) -> dict[str, Any]:
+        """A gateway-made error (`message` without its "[BricksLLM] " prefix) in this provider's
+        error shape, so its clients raise their own error classes."""
+        ...
+
 
 class AdapterDefaults:
     """What most adapters share: the model and user named in the body, no request checks, and the
@@ -149,6 +197,9 @@ class AdapterDefaults:
     def request_user(self, fields: Mapping[str, Any]) -> str:
         user = fields.get("user")
         return user if isinstance(user, str) else ""
+
+    def error_body(self, status: int, message: str, error_type: str) -> dict[str, Any]:
+        return openai_error_body(status, message, error_type)
 
     def upstream_path(self, operation: Operation) -> str:
         return operation.upstream_path

@@ -1,21 +1,44 @@
-"""Prices one request from its operation, model and usage; estimates it before the call.
+"""Prices one request from its operation, model and usage; estimates it before the call; says why
+a request cannot be priced (the limits stage refuses such a request under a cost limit).
 
 Built on the price tables (`pricing.py`) and the tokenizer (`tokens.py`). A per-setting costMap
-is parsed once per setting version, not once per request.
+is parsed once per setting version, not once per request. How each operation kind is priced:
+
+    chat, completions, responses   prompt (cached part at its rate) and output tokens
+    embeddings                     input tokens
+    image                          by tokens when the answer reports them (gpt-image models),
+                                   else per image by model, quality and size (dall-e)
+    transcription                  by tokens when the answer reports them (gpt-4o-transcribe),
+                                   else by the audio's duration (whisper, text answers)
+    speech                         by tokens when reported (SSE speech streams), else characters
+    other                          free by nature: models, files, retrievals, lists, deletes
+    unpriced                       billed by the provider in a way the gateway cannot see (runs,
+                                   batches, fine-tuning jobs, containers, vector storage): $0,
+                                   and refused under a cost limit
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from app.domain.entities import ProviderSetting
 from app.providers import pricing
 from app.providers.base import PRICED_KINDS, Operation, OperationKind, Usage
-from app.providers.pricing import PriceTable
+from app.providers.pricing import ModalCounts, PriceTable
 from app.providers.tokens import TokenCounter
 
 # Above this size the prompt is estimated from its length instead of tokenized on the hub.
 MAX_TOKENIZED_BODY = 64 * 1024
+_COST_MAP_HINT = (
+    "add its prices to the provider setting's costMap (promptCostPerModel and "
+    "completionCostPerModel, USD per 1K tokens)"
+)
+_NOUNS = {
+    OperationKind.IMAGE: "images",
+    OperationKind.SPEECH: "speech",
+    OperationKind.TRANSCRIPTION: "transcription",
+}
 
 
 class Pricer:
@@ -35,9 +58,56 @@ class Pricer:
     def is_priced(
         self, operation: Operation, model: str, setting: ProviderSetting | None, table: PriceTable
     ) -> bool:
-        if operation.kind not in PRICED_KINDS:
-            return True  # nothing to price: the request costs 0
-        return bool(model) and pricing.has_price(model, self.cost_map(setting), table=table)
+        """True when a request can be priced (or is free); see `unpriced_reason`."""
+        return self.unpriced_reason(operation, model, None, setting, table) is None
+
+    def unpriced_reason(
+        self, operation: Operation, model: str, body: Mapping[str, Any] | None,
+        setting: ProviderSetting | None, table: PriceTable,
+    ) -> str | None:  # fmt: skip
+        """Why a request cannot be priced, naming the fix; None when it can be (or costs nothing).
+
+        Under a cost limit the gateway refuses such a request (400) instead of letting its
+        spend escape the limit."""
+        kind = operation.kind
+        if kind is OperationKind.OTHER:
+            return None
+        if kind is OperationKind.UNPRICED:
+            return (f"{operation.upstream_path} is billed by the provider in a way the gateway "
+                    "cannot price; use a key without a cost limit for it")  # fmt: skip
+        if kind is OperationKind.RESPONSES and _is_unseen_background(body):
+            return ("a background response (background: true, not streamed) is billed after the "
+                    "gateway has answered and its usage cannot be seen; stream it "
+                    "(stream: true) or use a key without a cost limit")  # fmt: skip
+        if kind not in PRICED_KINDS:
+            return f"operation {kind} has no price; use a key without a cost limit for it"
+        if not model:
+            return "the request names no model, so it cannot be priced; name the model"
+        if self._has_price(kind, model, setting, table):
+            return None
+        if kind in _NOUNS:
+            return (f"model {model} has no built-in price for {_NOUNS[kind]} (a costMap prices "
+                    "only tokens of chat, completions, responses and embeddings); use a key "
+                    "without a cost limit for it")  # fmt: skip
+        hint = _COST_MAP_HINT if kind is not OperationKind.EMBEDDINGS else (
+            "add its price to the provider setting's costMap (embeddingsCostPerModel, USD per "
+            "1K tokens)")  # fmt: skip
+        return f"model {model} has no price; {hint}"
+
+    def _has_price(
+        self, kind: OperationKind, model: str, setting: ProviderSetting | None, table: PriceTable
+    ) -> bool:
+        cost_map = self.cost_map(setting)
+        if kind.priced_by_tokens:
+            return pricing.chat_prices(model, cost_map, table=table) is not None
+        if kind is OperationKind.EMBEDDINGS:
+            return pricing.embedding_price(model, cost_map, table=table) is not None
+        sections: dict[OperationKind, tuple[Mapping[str, object], ...]] = {
+            OperationKind.IMAGE: (table.images, table.image_tokens),
+            OperationKind.TRANSCRIPTION: (table.transcription, table.transcription_tokens),
+            OperationKind.SPEECH: (table.speech, table.speech_tokens),
+        }
+        return any(table.resolve(model, section) for section in sections[kind])
 
     def cost(
         self, operation: Operation, model: str, usage: Usage, setting: ProviderSetting | None,
@@ -45,45 +115,49 @@ class Pricer:
     ) -> int:  # fmt: skip
         """Micro-dollars for the usage against the provider's `table` (and the setting's costMap);
         0 when the model has no known price."""
-        cost_map = self.cost_map(setting)
         kind = operation.kind
         result: int | None = 0
-        if kind.produces_text:
+        if kind.priced_by_tokens:
             result = pricing.chat_cost_micros(
                 model, usage.prompt_tokens, usage.completion_tokens, usage.cached_prompt_tokens,
-                cost_map=cost_map, table=table, cache_write_tokens=usage.cache_write_tokens,
+                cost_map=self.cost_map(setting), table=table,
+                cache_write_tokens=usage.cache_write_tokens,
             )  # fmt: skip
         elif kind is OperationKind.EMBEDDINGS:
             result = pricing.embedding_cost_micros(
-                model, usage.prompt_tokens, cost_map=cost_map, table=table
+                model, usage.prompt_tokens, cost_map=self.cost_map(setting), table=table
             )
         elif kind is OperationKind.SPEECH:
-            result = pricing.speech_cost_micros(model, usage.characters, table=table)
+            result = _modal_cost(model, table.speech_tokens, usage, table)
+            if result is None:
+                result = pricing.speech_cost_micros(model, usage.characters, table=table)
         elif kind is OperationKind.TRANSCRIPTION:
-            result = pricing.audio_transcription_cost_micros(
-                model, usage.audio_seconds, table=table
-            )
-        elif kind is OperationKind.IMAGE and body is not None:
-            count = body.get("n")
-            n = count if isinstance(count, int) else 1
-            result = pricing.image_cost_micros(
-                model, body.get("size"), body.get("quality"), n, table=table
-            )
+            result = _modal_cost(model, table.transcription_tokens, usage, table)
+            if result is None:
+                result = pricing.audio_transcription_cost_micros(
+                    model, usage.audio_seconds, table=table
+                )
+        elif kind is OperationKind.IMAGE:
+            result = _modal_cost(model, table.image_tokens, usage, table)
+            if result is None:
+                result = _per_image_cost(model, usage, body or {}, table)
         return result or 0
 
     def estimate(
         self, operation: Operation, model: str, body: dict[str, Any] | None, raw_size: int,
         setting: ProviderSetting | None, table: PriceTable,
     ) -> int:  # fmt: skip
-        """The reservation for a request: counted prompt tokens plus its max output tokens."""
+        """The reservation for a request: counted prompt tokens plus its max output tokens (images:
+        their per-image price; speech: its characters; transcription: see the limits stage)."""
         if operation.kind not in PRICED_KINDS or not model:
             return 0
         usage = Usage(prompt_tokens=self.prompt_tokens(operation, model, body, raw_size))
         if body is not None:
-            limit = body.get("max_completion_tokens") or body.get("max_tokens") or 0
-            usage.completion_tokens = limit if isinstance(limit, int) and limit > 0 else 0
+            usage.completion_tokens = _max_output_tokens(body)
             if operation.kind is OperationKind.SPEECH and isinstance(body.get("input"), str):
                 usage.characters = len(body["input"])
+        if operation.kind is OperationKind.IMAGE:
+            usage.prompt_tokens = 0  # priced per image: the dearest the request can cost
         return self.cost(operation, model, usage, setting, body, table)
 
     def prompt_tokens(
@@ -100,6 +174,8 @@ class Pricer:
             if system:
                 messages = [{"role": "system", "content": system}, *messages]
             return self.tokens.count_chat_prompt(model, messages, body.get("tools"))
+        if operation.kind is OperationKind.RESPONSES:
+            return self.tokens.count_chat_prompt(model, responses_messages(body), body.get("tools"))
         if operation.kind is OperationKind.COMPLETIONS:
             return self.tokens.count_completion_prompt(model, body.get("prompt", ""))
         if operation.kind is OperationKind.EMBEDDINGS:
@@ -108,3 +184,65 @@ class Pricer:
 
     def completion_tokens(self, model: str, parts: list[str]) -> int:
         return self.tokens.count_text(model, "".join(parts)) if parts else 0
+
+
+def responses_messages(body: Mapping[str, Any]) -> list[Any]:
+    """A Responses request's `instructions` and `input` (a string, or a list of items: messages,
+    function calls and outputs...) as chat messages, for counting their tokens."""
+    messages: list[Any] = []
+    instructions = body.get("instructions")
+    if isinstance(instructions, str) and instructions:
+        messages.append({"role": "system", "content": instructions})
+    given = body.get("input")
+    if isinstance(given, str):
+        messages.append({"role": "user", "content": given})
+    elif isinstance(given, list):
+        messages.extend(item for item in given if isinstance(item, dict))
+    return messages
+
+
+def _max_output_tokens(body: Mapping[str, Any]) -> int:
+    for name in ("max_output_tokens", "max_completion_tokens", "max_tokens"):
+        limit = body.get(name)
+        if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
+            return limit
+    return 0
+
+
+def _is_unseen_background(body: Mapping[str, Any] | None) -> bool:
+    if body is None:
+        return False
+    return body.get("background") is True and body.get("stream") is not True
+
+
+def _modal_cost(
+    model: str, section: Mapping[str, pricing.ModalTokenPrices], usage: Usage, table: PriceTable
+) -> int | None:
+    """The token price of an image, transcription or speech usage; None without token usage or a
+    token price for every part it reports."""
+    if not (usage.prompt_tokens or usage.completion_tokens):
+        return None
+    counts = ModalCounts(
+        prompt_tokens=usage.prompt_tokens,
+        cached_text_tokens=usage.cached_prompt_tokens,
+        audio_input_tokens=usage.prompt_audio_tokens,
+        image_input_tokens=usage.prompt_image_tokens,
+        completion_tokens=usage.completion_tokens,
+        audio_output_tokens=usage.completion_audio_tokens,
+        image_output_tokens=usage.completion_image_tokens,
+    )
+    return pricing.modal_cost_micros(model, section, counts, table=table)
+
+
+def _per_image_cost(
+    model: str, usage: Usage, body: Mapping[str, Any], table: PriceTable
+) -> int | None:
+    """Images the answer holds (or the request's `n`) at the per-image price of its quality and
+    size."""
+    requested = body.get("n")
+    n = usage.images or (requested if isinstance(requested, int) and requested > 0 else 1)
+    size, quality = body.get("size"), body.get("quality")
+    return pricing.image_cost_micros(
+        model, size if isinstance(size, str) else None,
+        quality if isinstance(quality, str) else None, n, table=table,
+    )  # fmt: skip

@@ -1,14 +1,21 @@
 """OpenAI, and the OpenAI-compatible base the other OpenAI-shaped providers build on: the upstream
-URL and key header, usage from bodies and stream chunks, `stream_options` injection, its routes."""
+URL and key header, usage from bodies and stream chunks, `stream_options` injection, its routes.
+
+Streams come in two shapes: chat and completions chunks ending with `data: [DONE]`, and typed
+events (`{"type": ...}`) that end with a terminal event and no `[DONE]`: the Responses API
+(`responses.py`), speech (`speech.audio.done`), transcription (`transcript.text.done`) and image
+streams (`image_generation.completed`, `image_edit.completed`).
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
 
 from app.domain.entities import ProviderSetting
-from app.providers import pricing, sse
+from app.providers import pricing, responses, sse
 from app.providers.base import (
     AdapterDefaults,
     Operation,
@@ -22,21 +29,66 @@ STREAM_ERROR = (
     b'data: {"error":{"code":"502","message":"[BricksLLM] upstream stream ended early",'
     b'"type":"upstream_error"}}\n\n'
 )
+# The last event of a typed (non-Responses) stream, and which modality its usage reports.
+_TYPED_STREAM_END = re.compile(
+    rb'"type"\s*:\s*"(?:speech\.audio\.done|transcript\.text\.done|image_(?:generation|edit)\.completed)"'
+)
+_TYPED_USAGE_KIND = {
+    "speech.audio.done": OperationKind.SPEECH,
+    "transcript.text.done": OperationKind.TRANSCRIPTION,
+    "image_generation.completed": OperationKind.IMAGE,
+    "image_edit.completed": OperationKind.IMAGE,
+}
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _details(raw: dict[str, Any], *names: str) -> dict[str, Any]:
+    for name in names:
+        details = raw.get(name)
+        if isinstance(details, dict):
+            return details
+    return {}
 
 
 def usage_of(raw: Any) -> Usage | None:
     """An OpenAI `usage` object (also the Responses API's input/output names) as Usage."""
     if not isinstance(raw, dict):
         return None
-    details = raw.get("prompt_tokens_details") or {}
+    prompt = _details(raw, "prompt_tokens_details", "input_tokens_details")
+    completion = _details(raw, "completion_tokens_details", "output_tokens_details")
     return Usage(
         prompt_tokens=int(raw.get("prompt_tokens") or raw.get("input_tokens") or 0),
         completion_tokens=int(raw.get("completion_tokens") or raw.get("output_tokens") or 0),
-        cached_prompt_tokens=int(details.get("cached_tokens") or 0)
-        if isinstance(details, dict)
-        else 0,
+        cached_prompt_tokens=_count(prompt.get("cached_tokens")),
+        reasoning_tokens=_count(completion.get("reasoning_tokens")),
         source="provider",
     )
+
+
+def modal_usage_of(kind: OperationKind, raw: Any) -> Usage | None:
+    """The token usage of an image, transcription or speech answer (or stream's last event), with
+    its audio and image parts: gpt-image models report `input_tokens_details.{text,image}_tokens`
+    (their output is image tokens unless `output_tokens_details` says otherwise), the transcribe
+    models `input_token_details.audio_tokens`, and speech its audio output as `output_tokens`.
+    Whisper's `{"type": "duration"}` usage is not token usage: None."""
+    if not isinstance(raw, dict) or raw.get("type") == "duration":
+        return None
+    usage = usage_of(raw)
+    if usage is None or not (usage.prompt_tokens or usage.completion_tokens):
+        return None
+    inputs = _details(raw, "input_tokens_details", "input_token_details")
+    outputs = _details(raw, "output_tokens_details", "output_token_details")
+    usage.prompt_audio_tokens = _count(inputs.get("audio_tokens"))
+    usage.prompt_image_tokens = _count(inputs.get("image_tokens"))
+    if kind is OperationKind.IMAGE:
+        image_out = outputs.get("image_tokens") if outputs else usage.completion_tokens
+        usage.completion_image_tokens = _count(image_out)
+    elif kind is OperationKind.SPEECH:
+        usage.completion_audio_tokens = _count(outputs.get("audio_tokens", usage.completion_tokens))
+    return usage
 
 
 def _reported_seconds(parsed: dict[str, Any]) -> float | None:
@@ -74,13 +126,30 @@ class OpenAICompatibleAdapter(AdapterDefaults):
         return orjson.dumps(patched), True
 
     def usage_from_body(self, operation: Operation, parsed: dict[str, Any]) -> Usage | None:
-        if operation.kind is OperationKind.TRANSCRIPTION:
+        kind = operation.kind
+        if kind is OperationKind.RESPONSES:
+            return responses.usage_of(parsed.get("usage"))
+        if kind is OperationKind.TRANSCRIPTION:
+            usage = modal_usage_of(kind, parsed.get("usage"))
             seconds = _reported_seconds(parsed)
-            if seconds is not None:  # whisper is priced by the second
+            if usage is None and seconds is not None:  # whisper is priced by the second
                 return Usage(audio_seconds=seconds, source="provider")
+            return usage
+        if kind is OperationKind.IMAGE:
+            usage = modal_usage_of(kind, parsed.get("usage")) or Usage(source="provider")
+            data = parsed.get("data")
+            usage.images = len(data) if isinstance(data, list) else 0
+            return usage if usage.images or usage.prompt_tokens else None
         return usage_of(parsed.get("usage"))
 
     def observe_stream_event(self, state: StreamState, data: dict[str, Any]) -> bool:
+        if responses.is_stream_event(data):
+            responses.observe(state, data)
+            return False
+        typed = _TYPED_USAGE_KIND.get(str(data.get("type")))
+        if typed is not None:
+            state.usage = modal_usage_of(typed, data.get("usage")) or state.usage
+            return False
         if not state.model and isinstance(data.get("model"), str):
             state.model = data["model"]
         choices = data.get("choices")
@@ -98,7 +167,98 @@ class OpenAICompatibleAdapter(AdapterDefaults):
         return usage is not None and choices == []
 
     def is_stream_end(self, data: bytes) -> bool:
-        return data == sse.DONE
+        if data == sse.DONE:
+            return True
+        # Typed streams (Responses, audio, images) have no [DONE]; the search runs only on
+        # payloads that name such a type, not on every chat chunk.
+        if b'"type"' not in data:
+            return False
+        return responses.is_terminal(data) or _TYPED_STREAM_END.search(data) is not None
+
+
+# The Responses API: creating a response is priced; retrieving, listing its input items, cancelling
+# or deleting it is free, so polling a stored or background response never bills it twice.
+# `input_tokens` counts a request's tokens without generating any: free.
+RESPONSES_ROUTES: tuple[RouteSpec, ...] = (
+    ("POST", "/v1/responses", "responses"),
+    ("POST", "/v1/responses/input_tokens", "other"),
+    ("POST", "/v1/responses/compact", "responses"),  # compaction runs the model: priced
+    ("GET", "/v1/responses/:id", "other"),
+    ("DELETE", "/v1/responses/:id", "other"),
+    ("POST", "/v1/responses/:id/cancel", "other"),
+    ("GET", "/v1/responses/:id/input_items", "other"),
+)
+# Stored chat completions (`store: true`): reading, updating metadata, listing, deleting.
+STORED_CHAT_ROUTES: tuple[RouteSpec, ...] = (
+    ("GET", "/v1/chat/completions", "other"),
+    ("GET", "/v1/chat/completions/:completion_id", "other"),
+    ("POST", "/v1/chat/completions/:completion_id", "other"),
+    ("DELETE", "/v1/chat/completions/:completion_id", "other"),
+    ("GET", "/v1/chat/completions/:completion_id/messages", "other"),
+)
+CONVERSATION_ROUTES: tuple[RouteSpec, ...] = (
+    ("POST", "/v1/conversations", "other"),
+    ("GET", "/v1/conversations/:conversation_id", "other"),
+    ("POST", "/v1/conversations/:conversation_id", "other"),
+    ("DELETE", "/v1/conversations/:conversation_id", "other"),
+    ("POST", "/v1/conversations/:conversation_id/items", "other"),
+    ("GET", "/v1/conversations/:conversation_id/items", "other"),
+    ("GET", "/v1/conversations/:conversation_id/items/:item_id", "other"),
+    ("DELETE", "/v1/conversations/:conversation_id/items/:item_id", "other"),
+)
+UPLOAD_ROUTES: tuple[RouteSpec, ...] = (
+    ("POST", "/v1/uploads", "other"),
+    ("POST", "/v1/uploads/:upload_id/parts", "other"),
+    ("POST", "/v1/uploads/:upload_id/complete", "other"),
+    ("POST", "/v1/uploads/:upload_id/cancel", "other"),
+)
+# Vector storage is billed per GB and day by OpenAI: what adds to it is "unpriced".
+VECTOR_STORE_ROUTES: tuple[RouteSpec, ...] = (
+    ("POST", "/v1/vector_stores", "unpriced"),
+    ("GET", "/v1/vector_stores", "other"),
+    ("GET", "/v1/vector_stores/:vector_store_id", "other"),
+    ("POST", "/v1/vector_stores/:vector_store_id", "other"),
+    ("DELETE", "/v1/vector_stores/:vector_store_id", "other"),
+    ("POST", "/v1/vector_stores/:vector_store_id/search", "other"),
+    ("POST", "/v1/vector_stores/:vector_store_id/files", "unpriced"),
+    ("GET", "/v1/vector_stores/:vector_store_id/files", "other"),
+    ("GET", "/v1/vector_stores/:vector_store_id/files/:file_id", "other"),
+    ("POST", "/v1/vector_stores/:vector_store_id/files/:file_id", "other"),
+    ("DELETE", "/v1/vector_stores/:vector_store_id/files/:file_id", "other"),
+    ("GET", "/v1/vector_stores/:vector_store_id/files/:file_id/content", "other"),
+    ("POST", "/v1/vector_stores/:vector_store_id/file_batches", "unpriced"),
+    ("GET", "/v1/vector_stores/:vector_store_id/file_batches/:batch_id", "other"),
+    ("POST", "/v1/vector_stores/:vector_store_id/file_batches/:batch_id/cancel", "other"),
+    ("GET", "/v1/vector_stores/:vector_store_id/file_batches/:batch_id/files", "other"),
+)
+# A fine-tuning job bills its training when it runs, after the gateway has answered: "unpriced".
+FINE_TUNING_ROUTES: tuple[RouteSpec, ...] = (
+    ("POST", "/v1/fine_tuning/jobs", "unpriced"),
+    ("GET", "/v1/fine_tuning/jobs", "other"),
+    ("GET", "/v1/fine_tuning/jobs/:job_id", "other"),
+    ("POST", "/v1/fine_tuning/jobs/:job_id/cancel", "other"),
+    ("POST", "/v1/fine_tuning/jobs/:job_id/pause", "other"),
+    ("POST", "/v1/fine_tuning/jobs/:job_id/resume", "unpriced"),
+    ("GET", "/v1/fine_tuning/jobs/:job_id/events", "other"),
+    ("GET", "/v1/fine_tuning/jobs/:job_id/checkpoints", "other"),
+    ("GET", "/v1/fine_tuning/checkpoints/:checkpoint_id/permissions", "other"),
+    ("POST", "/v1/fine_tuning/checkpoints/:checkpoint_id/permissions", "other"),
+    ("DELETE", "/v1/fine_tuning/checkpoints/:checkpoint_id/permissions/:permission_id", "other"),
+    ("POST", "/v1/fine_tuning/alpha/graders/run", "unpriced"),
+    ("POST", "/v1/fine_tuning/alpha/graders/validate", "other"),
+)
+# A container is billed per session by OpenAI: creating one is "unpriced".
+CONTAINER_ROUTES: tuple[RouteSpec, ...] = (
+    ("POST", "/v1/containers", "unpriced"),
+    ("GET", "/v1/containers", "other"),
+    ("GET", "/v1/containers/:container_id", "other"),
+    ("DELETE", "/v1/containers/:container_id", "other"),
+    ("POST", "/v1/containers/:container_id/files", "other"),
+    ("GET", "/v1/containers/:container_id/files", "other"),
+    ("GET", "/v1/containers/:container_id/files/:file_id", "other"),
+    ("DELETE", "/v1/containers/:container_id/files/:file_id", "other"),
+    ("GET", "/v1/containers/:container_id/files/:file_id/content", "other"),
+)
 
 
 class OpenAIAdapter(OpenAICompatibleAdapter):
@@ -113,9 +273,13 @@ class OpenAIAdapter(OpenAICompatibleAdapter):
         ("POST", "/v1/completions", "completions"),
         ("POST", "/v1/embeddings", "embeddings"),
         ("POST", "/v1/moderations", "other"),
-        ("POST", "/v1/responses", "other"),
-        ("GET", "/v1/responses/:id", "other"),
-        ("DELETE", "/v1/responses/:id", "other"),
+        *RESPONSES_ROUTES,
+        *STORED_CHAT_ROUTES,
+        *CONVERSATION_ROUTES,
+        *UPLOAD_ROUTES,
+        *VECTOR_STORE_ROUTES,
+        *FINE_TUNING_ROUTES,
+        *CONTAINER_ROUTES,
         ("GET", "/v1/models", "other"),
         ("GET", "/v1/models/:model", "other"),
         ("GET", "/v1/files", "other"),
@@ -141,7 +305,7 @@ class OpenAIAdapter(OpenAICompatibleAdapter):
         ("GET", "/v1/assistants/:assistant_id/files/:file_id", "other"),
         ("DELETE", "/v1/assistants/:assistant_id/files/:file_id", "other"),
         ("POST", "/v1/threads", "other"),
-        ("POST", "/v1/threads/runs", "other"),
+        ("POST", "/v1/threads/runs", "unpriced"),
         ("GET", "/v1/threads/:thread_id", "other"),
         ("POST", "/v1/threads/:thread_id", "other"),
         ("DELETE", "/v1/threads/:thread_id", "other"),
@@ -151,15 +315,15 @@ class OpenAIAdapter(OpenAICompatibleAdapter):
         ("POST", "/v1/threads/:thread_id/messages/:message_id", "other"),
         ("GET", "/v1/threads/:thread_id/messages/:message_id/files", "other"),
         ("GET", "/v1/threads/:thread_id/messages/:message_id/files/:file_id", "other"),
-        ("POST", "/v1/threads/:thread_id/runs", "other"),
+        ("POST", "/v1/threads/:thread_id/runs", "unpriced"),
         ("GET", "/v1/threads/:thread_id/runs", "other"),
         ("GET", "/v1/threads/:thread_id/runs/:run_id", "other"),
         ("POST", "/v1/threads/:thread_id/runs/:run_id", "other"),
         ("POST", "/v1/threads/:thread_id/runs/:run_id/cancel", "other"),
-        ("POST", "/v1/threads/:thread_id/runs/:run_id/submit_tool_outputs", "other"),
+        ("POST", "/v1/threads/:thread_id/runs/:run_id/submit_tool_outputs", "unpriced"),
         ("GET", "/v1/threads/:thread_id/runs/:run_id/steps", "other"),
         ("GET", "/v1/threads/:thread_id/runs/:run_id/steps/:step_id", "other"),
-        ("POST", "/v1/batches", "other"),
+        ("POST", "/v1/batches", "unpriced"),
         ("GET", "/v1/batches", "other"),
         ("GET", "/v1/batches/:batch_id", "other"),
         ("POST", "/v1/batches/:batch_id/cancel", "other"),

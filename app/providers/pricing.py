@@ -125,6 +125,63 @@ class TokenPrices:
         return tuple(p.numerator * (denominator // p.denominator) for p in prices), denominator
 
 
+# Prices of a model billed by tokens of several modalities (gpt-image-1, gpt-4o-transcribe,
+# gpt-4o-mini-tts): USD per token for each of these fields (JSON: USD per 1M tokens).
+MODAL_FIELDS = (
+    "text_input", "cached_text_input", "audio_input", "image_input",
+    "text_output", "audio_output", "image_output",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ModalTokenPrices:
+    """USD per token by modality and direction; a field absent from the data is None."""
+
+    prices: Mapping[str, Fraction]
+
+    def cost_micros(self, usage: ModalCounts) -> int | None:
+        """Whole micro-dollars (rounded up) for ``usage``, or None when a counted part has no
+        price (the caller then prices by another unit, or not at all)."""
+        total = Fraction(0)
+        for name, count in usage.parts().items():
+            if not count:
+                continue
+            price = self.prices.get(name)
+            if price is None and name == "cached_text_input":
+                price = self.prices.get("text_input")
+            if price is None:
+                return None
+            total += count * price
+        return to_micros(total)
+
+
+@dataclass(frozen=True)
+class ModalCounts:
+    """Token counts by modality; the ``*_tokens`` totals include their parts (text is the rest)."""
+
+    prompt_tokens: int = 0
+    cached_text_tokens: int = 0
+    audio_input_tokens: int = 0
+    image_input_tokens: int = 0
+    completion_tokens: int = 0
+    audio_output_tokens: int = 0
+    image_output_tokens: int = 0
+
+    def parts(self) -> dict[str, int]:
+        text_in = self.prompt_tokens - self.audio_input_tokens - self.image_input_tokens
+        cached = min(self.cached_text_tokens, max(text_in, 0))
+        text_out = self.completion_tokens - self.audio_output_tokens - self.image_output_tokens
+        return {
+            "text_input": max(text_in - cached, 0),
+            "cached_text_input": cached,
+            "audio_input": self.audio_input_tokens,
+            "image_input": self.image_input_tokens,
+            "text_output": max(text_out, 0),
+            "audio_output": self.audio_output_tokens,
+            "image_output": self.image_output_tokens,
+        }
+
+
 @dataclass(frozen=True)
 class PriceTable:
     """One provider's built-in prices; the JSON format is the one of ``openai_prices.json``."""
@@ -136,6 +193,10 @@ class PriceTable:
     transcription: Mapping[str, Fraction] = field(default_factory=dict)  # USD per second
     speech: Mapping[str, Fraction] = field(default_factory=dict)  # USD per character
     images: Mapping[str, ImagePrices] = field(default_factory=dict)
+    # models billed by tokens of several modalities, per operation
+    image_tokens: Mapping[str, ModalTokenPrices] = field(default_factory=dict)
+    transcription_tokens: Mapping[str, ModalTokenPrices] = field(default_factory=dict)
+    speech_tokens: Mapping[str, ModalTokenPrices] = field(default_factory=dict)
 
     @classmethod
     def from_file(cls, path: str | Path) -> PriceTable:
@@ -159,6 +220,9 @@ class PriceTable:
             ),
             speech=_unit_prices(data, "speech", "per_million_characters", _PER_MILLION),
             images={m: _image_prices(e) for m, e in _section(data, "images").items()},
+            image_tokens=_modal_prices(data, "image_tokens"),
+            transcription_tokens=_modal_prices(data, "transcription_tokens"),
+            speech_tokens=_modal_prices(data, "speech_tokens"),
         )
 
     def resolve(self, model: str, section: Mapping[str, object]) -> str | None:
@@ -182,11 +246,18 @@ class PriceTable:
         return PriceTable(
             provider, self.prices_as_of, extend(self.chat), extend(self.embeddings),
             extend(self.transcription), extend(self.speech), extend(self.images),
+            extend(self.image_tokens), extend(self.transcription_tokens),
+            extend(self.speech_tokens),
+        )  # fmt: skip
+
+    def sections(self) -> tuple[Mapping[str, object], ...]:
+        return (
+            self.chat, self.embeddings, self.transcription, self.speech, self.images,
+            self.image_tokens, self.transcription_tokens, self.speech_tokens,
         )  # fmt: skip
 
     def has_entry(self, name: str) -> bool:
-        sections = (self.chat, self.embeddings, self.transcription, self.speech, self.images)
-        return any(name in section for section in sections)
+        return any(name in section for section in self.sections())
 
 
 def _section(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
@@ -208,6 +279,16 @@ def _token_prices(entry: Mapping[str, Any]) -> TokenPrices:
 
 def _unit_prices(data: Mapping[str, Any], name: str, key: str, units: int) -> dict[str, Fraction]:
     return {model: exact(entry[key]) / units for model, entry in _section(data, name).items()}
+
+
+def _modal_prices(data: Mapping[str, Any], name: str) -> dict[str, ModalTokenPrices]:
+    def entry_prices(entry: Mapping[str, Any]) -> ModalTokenPrices:
+        unknown = set(entry) - set(MODAL_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown price fields {sorted(unknown)} in {name}")
+        return ModalTokenPrices({f: exact(usd) / _PER_MILLION for f, usd in entry.items()})
+
+    return {model: entry_prices(entry) for model, entry in _section(data, name).items()}
 
 
 def _image_prices(entry: Mapping[str, Any]) -> ImagePrices:
@@ -391,7 +472,8 @@ def image_cost_micros(
     *,
     table: PriceTable | None = None,
 ) -> int | None:
-    """Cost of ``n`` images; size defaults to 1024x1024 and quality (None or "auto") to standard.
+    """Cost of ``n`` images; size defaults to 1024x1024 and quality (None or "auto") to standard
+    (gpt-image models: "high"); size "auto" is priced as the tier's dearest size.
 
     A model with a single quality tier (dall-e-2) ignores ``quality``. Unknown size: None.
     """
@@ -399,15 +481,36 @@ def image_cost_micros(
     prices = _table(table)
     tiers = prices.lookup(model, prices.images)
     sizes = None if tiers is None else _quality_tier(tiers, quality)
-    per_image = None if sizes is None else sizes.get(size or DEFAULT_IMAGE_SIZE)
+    per_image = None if sizes is None else _size_price(sizes, size)
     return None if per_image is None else to_micros(n * per_image)
 
 
+def modal_cost_micros(
+    model: str, section: Mapping[str, ModalTokenPrices], counts: ModalCounts,
+    *, table: PriceTable | None = None,
+) -> int | None:  # fmt: skip
+    """Cost of a token-billed image, transcription or speech request (``section`` is one of the
+    table's ``*_tokens`` sections), or None when the model or a counted part has no price."""
+    prices = _table(table).lookup(model, section)
+    return None if prices is None else prices.cost_micros(counts)
+
+
 def _quality_tier(tiers: ImagePrices, quality: str | None) -> Mapping[str, Fraction] | None:
+    """The tier of ``quality``. Unnamed or "auto": standard (dall-e), else the dearest ("high":
+    gpt-image models pick their quality, so an estimate must assume the highest)."""
     name = DEFAULT_IMAGE_QUALITY if quality in (None, "auto") else quality
+    if name not in tiers and quality in (None, "auto") and "high" in tiers:
+        name = "high"
     if name in tiers:
         return tiers[name]
     return next(iter(tiers.values())) if len(tiers) == 1 else None
+
+
+def _size_price(sizes: Mapping[str, Fraction], size: str | None) -> Fraction | None:
+    """The price of ``size``; "auto" (the model picks): the dearest size of the tier."""
+    if size == "auto":
+        return max(sizes.values(), default=None)
+    return sizes.get(size or DEFAULT_IMAGE_SIZE)
 
 
 def has_price(

@@ -17,3 +17,9 @@ _ADAPTERS: dict[str, ProviderAdapter] = {adapter.name: adapter for adapter in BU
 
 def adapter_for(provider: str) -> ProviderAdapter:
     return _ADAPTERS[provider]
+
+
+def adapter_for_path(path: str) -> ProviderAdapter | None:
+    """The built-in adapter whose prefix `path` starts with (even an unknown path under it), so
+    that an error answered before routing still takes that provider's error shape; else None."""
+    return next((a for a in BUILTIN_ADAPTERS if path.startswith(a.prefix + "/")), None)

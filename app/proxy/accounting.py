@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Protocol
 
 from app.counters.base import LimitCounters
 from app.domain.events import Event
+from app.observability import access_log, metrics
 from app.providers.base import Usage
 from app.providers.costs import Pricer
 from app.proxy.context import RequestContext
@@ -20,6 +22,10 @@ log = logging.getLogger(__name__)
 
 
 class EventPublisher(Protocol):
+    def begin(self, event: Event) -> None:
+        """The request was admitted: `event` as known so far, kept until it is published."""
+        ...
+
     def publish(self, event: Event) -> None: ...
 
 
@@ -41,6 +47,40 @@ def finish(
     settle(ctx, counters, cost_micros)
     event = event_row(ctx, outcome, usage, cost_micros)
     _publish(events, event)
+    _observe(ctx, event)
+
+
+def _observe(ctx: RequestContext, event: Event) -> None:
+    """Metrics and the access line, from the event row: once per request (not per route
+    attempt), where its outcome is known."""
+    try:
+        total_ms = float(event.latency_in_ms)
+        started = ctx.upstream_started
+        upstream_ms = (time.monotonic() - started) * 1000 if started is not None else None
+        gateway_ms = max(0.0, total_ms - (upstream_ms or 0.0))
+        operation = ctx.call.operation.kind.value if ctx.call else "none"
+        metrics.observe_request(
+            event.provider, event.model, operation, event.status, gateway_ms, upstream_ms,
+            event.prompt_token_count, event.completion_token_count, event.cost_micros,
+            ctx.limit_decision,
+        )  # fmt: skip
+        access_log.log_request(
+            event.method, event.path, event.status, total_ms, ctx.request.request_id,
+            key_id=event.key_id, provider=event.provider, model=event.model,
+            gateway_ms=gateway_ms, prompt_tokens=event.prompt_token_count,
+            completion_tokens=event.completion_token_count, cost_micros=event.cost_micros,
+        )  # fmt: skip
+    except Exception:  # observing must never fail the request
+        log.exception("could not record metrics for %s", event.id)
+
+
+def admitted(ctx: RequestContext, *, events: EventPublisher) -> None:
+    """Record an admitted request before it goes upstream, so that a worker dying mid-request
+    still leaves its event (`app/events/inflight.py`)."""
+    try:
+        events.begin(event_row(ctx, Outcome(0), None, 0))
+    except Exception:  # the request must not fail because this record did
+        log.exception("could not record the admission of %s", ctx.event_id)
 
 
 def publish_attempt(ctx: RequestContext, outcome: Outcome, *, events: EventPublisher) -> None:

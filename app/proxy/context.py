@@ -35,6 +35,7 @@ class ProxyRequest:
     body: bytes
     form_fields: Mapping[str, str] = field(default_factory=dict)  # multipart text fields
     upload: IO[bytes] | None = None  # the multipart `file` part, unread (audio to transcribe...)
+    request_id: str = ""  # X-Request-Id: the client's, or made by the views
 
     @property
     def is_json(self) -> bool:
@@ -68,6 +69,8 @@ class RequestContext:
     policy_id: str = ""  # the key's policy, once it was applied
     policy_action: str = ""  # what it did: allowed, warned, redacted or blocked
     reservation: Reservation | None = None
+    limit_decision: str = "not_reached"  # what the limits stage decided (metrics label)
+    upstream_started: float | None = None  # monotonic time the first upstream call was sent
 
     _upload_read: bool = field(default=False, repr=False)
     _upload_seconds: float | None = field(default=None, repr=False)
@@ -89,11 +92,17 @@ class RequestContext:
         return int((time.monotonic() - self.started) * 1000)
 
 
-def error_response(error: ProxyError) -> ProxyResponse:
-    """A gateway-made error in OpenAI's shape; never carries a key."""
+def error_response(error: ProxyError, adapter: ProviderAdapter | None = None) -> ProxyResponse:
+    """A gateway-made error in the shape of the provider whose path was called (OpenAI's when
+    none is known); never carries a key."""
     import orjson
 
     headers = [("Content-Type", "application/json")]
     if error.retry_after is not None:
         headers.append(("Retry-After", str(error.retry_after)))
-    return ProxyResponse(error.status, headers, orjson.dumps(error.body()))
+    body = (
+        adapter.error_body(error.status, error.message, error.error_type)
+        if adapter
+        else error.body()
+    )
+    return ProxyResponse(error.status, headers, orjson.dumps(body))

@@ -36,7 +36,7 @@ def event_row(
         policy_id=ctx.policy_id,
         action=ctx.policy_action,
         error=outcome.error,
-        metadata=_metadata(request.headers.get("X-METADATA")),
+        metadata=_metadata(request.headers.get("X-METADATA"), request.request_id),
     )
     if usage is not None:
         event.prompt_token_count = usage.prompt_tokens
@@ -51,12 +51,16 @@ def event_row(
     return event
 
 
-def _metadata(raw: str | None) -> dict[str, object] | None:
-    """`X-METADATA`: a JSON object as sent; any other JSON value wrapped, anything else kept raw."""
-    if not raw:
-        return None
-    try:
-        metadata = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return {"raw": raw}
-    return metadata if isinstance(metadata, dict) else {"value": metadata}
+def _metadata(raw: str | None, request_id: str) -> dict[str, object] | None:
+    """`X-METADATA`: a JSON object as sent; any other JSON value wrapped, anything else kept raw.
+    The request id joins it (`request_id`, unless the client's metadata has its own)."""
+    metadata: dict[str, object] = {}
+    if raw:
+        try:
+            parsed = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            parsed = {"raw": raw}
+        metadata = parsed if isinstance(parsed, dict) else {"value": parsed}
+    if request_id:
+        metadata.setdefault("request_id", request_id)
+    return metadata or None

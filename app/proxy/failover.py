@@ -19,7 +19,7 @@ from app.errors import ProxyError, UpstreamError, UpstreamRefused, UpstreamTimeo
 from app.proxy.context import ProxyResponse, RequestContext, error_response
 from app.proxy.outcome import Outcome
 from app.proxy.outgoing import OutgoingCall
-from app.proxy.relay import Finish, relay_body, relay_stream
+from app.proxy.relay import Finish, StreamsInFlight, relay_body, relay_stream
 from app.proxy.send import send
 from app.proxy.upstream import Upstream, UpstreamResponse
 from app.routing.backoff import parse_retry_after
@@ -48,6 +48,7 @@ def run_route(
     finish: Finish,
     publish_attempt: PublishAttempt,
     deadline_s: float,
+    streams: StreamsInFlight,
 ) -> ProxyResponse:
     call_of = {id(step): call for step, call in zip(route.steps, calls, strict=True)}
     tries: list[_Try] = []
@@ -69,9 +70,9 @@ def run_route(
     if chosen.upstream is None:
         error = chosen.error or UpstreamError("no step of the route answered")
         finish(Outcome(error.status, error.message))
-        return error_response(error)
+        return error_response(error, chosen.call.adapter)
     if chosen.upstream.is_event_stream:
-        return relay_stream(chosen.call, chosen.upstream, finish, chosen.hide_usage)
+        return relay_stream(chosen.call, chosen.upstream, finish, chosen.hide_usage, streams)
     return relay_body(chosen.call, chosen.upstream, finish)
 
 

@@ -88,12 +88,12 @@ def request_limits(call: OutgoingCall) -> tuple[list[RateLimit], list[CostLimit]
 
 
 def _estimate(ctx: RequestContext, call: OutgoingCall, pricer: Pricer) -> int:
-    """The cost held while the call runs; a model without a price cannot be held (400)."""
+    """The cost held while the call runs; a request that cannot be priced cannot be held (400,
+    saying what cannot be priced and how to fix it)."""
     operation, table = call.operation, call.adapter.prices
-    if not pricer.is_priced(operation, call.model, call.setting, table):
-        raise ProxyError(
-            400, f"model {call.model or '(none)'} has no price and this key has a cost limit"
-        )
+    unpriced = pricer.unpriced_reason(operation, call.model, call.parsed, call.setting, table)
+    if unpriced is not None:
+        raise ProxyError(400, f"this key has a cost limit and {unpriced}")
     estimate = pricer.estimate(
         operation, call.model, call.parsed, len(call.body), call.setting, table
     )
@@ -121,18 +121,25 @@ def reserve(
     (for a route, the dearest of its steps' calls, `alternatives`, since any of them may serve)."""
     rates, costs = request_limits(call)
     if not rates and not costs:
+        ctx.limit_decision = "no_limits"
         return
     estimate = max(_estimate(ctx, c, pricer) for c in (call, *alternatives)) if costs else 0
     try:
         outcome = counters.admit(rates, costs, estimate, now)
     except CountersUnavailable as exc:
         if not fail_open.admits(bool(costs)):
+            ctx.limit_decision = "unavailable"
             raise ProxyError(503, "limits cannot be checked right now; try again shortly") from exc
         fail_open.count_admission(exc)
+        ctx.limit_decision = "fail_open"
         return
     fail_open.counters_answered()
     if isinstance(outcome, Denial):
+        ctx.limit_decision = (
+            "rate_limited" if isinstance(outcome.limit, RateLimit) else "cost_limited"
+        )
         raise _denial_error(outcome, call)
+    ctx.limit_decision = "admitted"
     ctx.reservation = outcome
 
 

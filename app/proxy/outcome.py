@@ -27,3 +27,6 @@ class Outcome:
     # The text relayed, for a local count when the provider reported no usage; None: not read.
     completion_parts: list[str] | None = None
     response_body: bytes | None = None  # a whole body, kept when the key logs responses
+    # What a stream reported at its start (Anthropic's message_start: the exact input), for a
+    # stream cut before its final usage.
+    started_usage: Usage | None = None

@@ -18,6 +18,7 @@ from app.errors import ProxyError
 from app.providers.base import Operation, ProviderAdapter
 from app.proxy.context import RequestContext
 from app.proxy.endpoints import Endpoint
+from app.proxy.response_policy import ResponseRedaction
 from app.proxy.upstream import forward_headers
 
 
@@ -35,6 +36,7 @@ class OutgoingCall:
     body: bytes  # as the client sent it, or as a policy rewrote it
     parsed: dict[str, Any] | None  # `body` parsed (JSON bodies)
     timeout_s: float
+    response_redaction: ResponseRedaction | None = None  # the policy's, on what comes back
 
     @property
     def operation(self) -> Operation:

@@ -26,10 +26,12 @@ request's outcome is known once.
 
 from __future__ import annotations
 
+import time
 from functools import partial
 
 from app.domain.routes import Route
 from app.errors import ProxyError
+from app.providers.registry import adapter_for_path
 from app.proxy import accounting
 from app.proxy.authenticate import authenticate
 from app.proxy.authorize import authorize
@@ -72,12 +74,14 @@ def handle(request: ProxyRequest, runtime: ProxyRuntime) -> ProxyResponse:
         call = build_call(ctx, endpoint, adapter, key, setting, runtime.settings.proxy_timeout)
         call = ctx.call = apply_policy(ctx, call, snapshot.policies, runtime.detectors)
         reserve(ctx, call, runtime.counters, runtime.pricer, runtime.fail_open, ctx.now)
+        accounting.admitted(ctx, events=runtime.events)
+        ctx.upstream_started = time.monotonic()
         upstream, hide_usage = send(call, runtime.upstream)
     except ProxyError as error:
         finish(Outcome(error.status, error.message))
-        return error_response(error)
+        return error_response(error, ctx.adapter or adapter_for_path(request.path))
     if upstream.is_event_stream:
-        return relay_stream(call, upstream, finish, hide_usage)
+        return relay_stream(call, upstream, finish, hide_usage, runtime.streams)
     return relay_body(call, upstream, finish)
 
 
@@ -101,7 +105,7 @@ def _handle_route(
         ctx.call, ctx.adapter = calls[0], calls[0].adapter
     except ProxyError as error:
         finish(Outcome(error.status, error.message))
-        return error_response(error)
+        return error_response(error, ctx.adapter)
 
     def go_upstream() -> ProxyResponse:
         try:
@@ -109,9 +113,12 @@ def _handle_route(
                     calls[1:])  # fmt: skip
         except ProxyError as error:
             finish(Outcome(error.status, error.message))
-            return error_response(error)
+            return error_response(error, ctx.adapter)
+        accounting.admitted(ctx, events=runtime.events)
+        ctx.upstream_started = time.monotonic()
         publish_attempt = partial(accounting.publish_attempt, events=runtime.events)
-        return run_route(ctx, route, calls, runtime.upstream, finish, publish_attempt, timeout_s)
+        return run_route(ctx, route, calls, runtime.upstream, finish, publish_attempt, timeout_s,
+                         runtime.streams)  # fmt: skip
 
     if route.cache_config.enabled:
         return through_cache(ctx, route, runtime.route_cache, go_upstream, finish, timeout_s)

@@ -6,8 +6,10 @@ has each match replaced by `***` (the event row keeps that body, never the origi
 goes on unchanged. The event records the policy id and the action. A detector that cannot answer
 refuses the request with 503 unless the policy lets traffic through unchecked.
 
-Large bodies are inspected on a native thread of gevent's pool, so a 400 KB prompt does not hold
-the hub (and every other request of the worker) for the whole scan.
+A policy with `redactResponses` also puts a `ResponseRedaction` on the call, which the relay
+applies to the answer (response_policy.py). Large bodies are inspected in windows with the hub
+served in between (`app/policies/offload.py`), so a 400 KB prompt does not stall the worker's
+other requests for the whole scan.
 """
 
 from __future__ import annotations
@@ -15,16 +17,18 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-import gevent
 import orjson
 
 from app.domain.policies import BLOCKED, REDACTED, Policy
 from app.errors import ProxyError
 from app.policies.engine import EntityDetector, Outcome, PolicyUnavailable, inspect_request
+from app.policies.offload import inspect_request_cooperatively
+from app.policies.responses import redacts_responses
 from app.proxy.context import RequestContext
 from app.proxy.outgoing import OutgoingCall
+from app.proxy.response_policy import ResponseRedaction
 
-OFF_HUB_BODY_BYTES = 32 * 1024  # above this a scan could hold the hub for milliseconds
+COOPERATIVE_BODY_BYTES = 16 * 1024  # above this a scan could hold the hub for milliseconds
 
 
 def apply_policy(
@@ -44,14 +48,14 @@ def apply_policy(
     ctx.policy_action = outcome.action
     if outcome.action == BLOCKED:
         raise ProxyError(403, "request blocked", error_type="policy_violation")
+    if redacts_responses(policy):
+        call = replace(call, response_redaction=ResponseRedaction(policy, detectors))
     if outcome.action != REDACTED:
         return call
     return replace(call, body=outcome.body, parsed=orjson.loads(outcome.body))
 
 
 def _inspect(policy: Policy, detectors: EntityDetector, body: bytes, parsed: Any) -> Outcome:
-    if len(body) <= OFF_HUB_BODY_BYTES:
+    if len(body) <= COOPERATIVE_BODY_BYTES:
         return inspect_request(policy, detectors, body, parsed)
-    pool = gevent.get_hub().threadpool
-    outcome: Outcome = pool.apply(inspect_request, (policy, detectors, body, parsed))
-    return outcome
+    return inspect_request_cooperatively(policy, detectors, body, parsed)

@@ -15,7 +15,8 @@ from typing import Any
 
 import orjson
 
-from app.errors import UpstreamError
+from app.errors import ProxyError, UpstreamError
+from app.policies.engine import PolicyUnavailable
 from app.providers import sse
 from app.providers.base import PRICED_KINDS, ProviderAdapter, StreamState
 from app.proxy.context import ProxyResponse, error_response
@@ -33,8 +34,17 @@ def relay_body(call: OutgoingCall, upstream: UpstreamResponse, finish: Finish) -
         body = upstream.read()
     except UpstreamError as error:
         finish(Outcome(error.status, error.message))
-        return error_response(error)
-    finish(_observe_body(call, upstream.status, body))
+        return error_response(error, call.adapter)
+    outcome = _observe_body(call, upstream.status, body)
+    if call.response_redaction is not None:
+        try:
+            body = outcome.response_body = call.response_redaction.body(body)
+        except PolicyUnavailable:
+            refused = ProxyError(503, "the answer cannot be checked by the policy right now")
+            outcome.status, outcome.error = refused.status, refused.message
+            finish(outcome)  # the upstream answered: what it used is billed
+            return error_response(refused, call.adapter)
+    finish(outcome)
     return ProxyResponse(upstream.status, upstream.headers, body)
 
 
@@ -69,15 +79,47 @@ def _json_object(body: bytes) -> dict[str, Any] | None:
     return parsed if isinstance(parsed, dict) else None
 
 
+class StreamsInFlight:
+    """The upstream streams a worker is relaying, so that a shutdown can end them while there is
+    still time to record them: a stream the arbiter kills at the end of the grace period would
+    leave no event. `cut_all` closes every upstream; each relay then sends the client an error
+    event and settles what was relayed so far, as for an upstream that died."""
+
+    def __init__(self) -> None:
+        self._open: dict[int, UpstreamResponse] = {}  # by identity: responses need not hash
+        self.shutting_down = False
+
+    def add(self, upstream: UpstreamResponse) -> None:
+        self._open[id(upstream)] = upstream
+
+    def discard(self, upstream: UpstreamResponse) -> None:
+        self._open.pop(id(upstream), None)
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def cut_all(self) -> int:
+        self.shutting_down = True
+        cut = list(self._open.values())
+        for upstream in cut:
+            upstream.abort()
+        return len(cut)
+
+
 def relay_stream(
-    call: OutgoingCall, upstream: UpstreamResponse, finish: Finish, hide_usage: bool
+    call: OutgoingCall,
+    upstream: UpstreamResponse,
+    finish: Finish,
+    hide_usage: bool,
+    streams: StreamsInFlight,
 ) -> ProxyResponse:
     headers = [(k, v) for k, v in upstream.headers if k.lower() != "content-type"]
     headers += [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache"),
                 ("X-Accel-Buffering", "no")]  # fmt: skip
-    stream = _stream(call, upstream, finish, hide_usage)
+    stream = _stream(call, upstream, finish, hide_usage, streams)
 
     def never_started() -> None:
+        streams.discard(upstream)
         upstream.abort()
         finish(
             _stream_outcome(
@@ -111,12 +153,18 @@ class OwnedStream:
 
 
 def _stream(
-    call: OutgoingCall, upstream: UpstreamResponse, finish: Finish, hide_usage: bool
+    call: OutgoingCall,
+    upstream: UpstreamResponse,
+    finish: Finish,
+    hide_usage: bool,
+    streams: StreamsInFlight,
 ) -> Generator[bytes, None, None]:
     adapter = call.adapter
     state = StreamState()
     status, error = 499, "client disconnected"
     completed = False
+    redaction = call.response_redaction.stream() if call.response_redaction else None
+    streams.add(upstream)
     try:
         for received in upstream.events():
             # What arrived together is written together (one send); nothing waits for more.
@@ -124,14 +172,15 @@ def _stream(
             for raw in received:
                 data = sse.event_data(raw)
                 if data is not None and adapter.is_stream_end(data):
+                    _observe(adapter, state, data, hide_usage)  # a terminal event may carry usage
                     finish(_stream_outcome(adapter, state, upstream.status, ""))
                     completed = True
-                    relayed.append(raw)
+                    relayed.extend(redaction.events(raw) if redaction else (raw,))
                     yield b"".join(relayed)
                     upstream.release()
                     return
                 if _observe(adapter, state, data, hide_usage):
-                    relayed.append(raw)
+                    relayed.extend(redaction.events(raw) if redaction else (raw,))
             if relayed:
                 yield relayed[0] if len(relayed) == 1 else b"".join(relayed)
         status, error = 502, "upstream stream ended early"
@@ -139,8 +188,13 @@ def _stream(
     except Exception as exc:  # a read failure, or an event the adapter could not read
         message = exc.message if isinstance(exc, UpstreamError) else None
         status, error = 502, message or f"upstream stream failed: {type(exc).__name__}"
+        if isinstance(exc, PolicyUnavailable):
+            status, error = 503, "the answer cannot be checked by the policy right now"
+        if streams.shutting_down:
+            status, error = 503, "stream cut: the gateway shut down before it ended"
         yield adapter.stream_error
     finally:
+        streams.discard(upstream)
         if not completed:
             upstream.abort()
             finish(_stream_outcome(adapter, state, status, error))
@@ -176,4 +230,5 @@ def _stream_outcome(
         usage=state.usage,
         model=state.model,
         completion_parts=state.completion_parts,
+        started_usage=state.started_usage,
     )

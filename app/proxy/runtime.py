@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis
+from redis.cluster import RedisCluster
 
 from app.config import Settings
 from app.counters.base import LimitCounters
@@ -19,6 +20,7 @@ from app.providers.tokens import TokenCounter
 from app.proxy.accounting import EventPublisher
 from app.proxy.endpoints import EndpointTable
 from app.proxy.limits import FailOpen
+from app.proxy.relay import StreamsInFlight
 from app.proxy.snapshot import SnapshotHolder
 from app.proxy.upstream import Upstream, UpstreamPool
 from app.routing.cache.base import ResponseCache
@@ -40,23 +42,21 @@ class ProxyRuntime:
     fail_open: FailOpen
     route_cache: ResponseCache
     detectors: EntityDetector
+    streams: StreamsInFlight = field(default_factory=StreamsInFlight)
     clock: Callable[[], float] = field(default=time.time)  # unix seconds; tests inject their own
 
 
-def build_redis(settings: Settings) -> redis.Redis | None:
-    """One Redis client (one pool) per process, for the counters and the route cache."""
+def build_redis(settings: Settings) -> redis.Redis | RedisCluster | None:
+    """One Redis client (one pool) per process, for the counters and the route cache: TLS,
+    username, database and Redis Cluster as `REDIS_*` / `REDIS_URL` say."""
     if not settings.uses_redis:
         return None
-    from app.counters.redis import make_redis_client
+    from app.counters.redis import RedisOptions, make_client
 
-    return make_redis_client(
-        settings.redis_hosts, settings.redis_port, settings.redis_password,
-        settings.redis_read_timeout, settings.redis_write_timeout,
-        max_connections=settings.redis_pool_size,
-    )  # fmt: skip
+    return make_client(RedisOptions.of(settings))
 
 
-def build_counters(settings: Settings, client: redis.Redis | None) -> LimitCounters:
+def build_counters(settings: Settings, client: redis.Redis | RedisCluster | None) -> LimitCounters:
     if client is None:
         return MemoryCounters()
     from app.counters.redis import RedisCounters

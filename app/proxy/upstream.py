@@ -170,6 +170,15 @@ class UpstreamPool:
         for client in self._clients.values():
             client.close()
 
+    def connection_counts(self) -> tuple[int, int]:
+        """Connections of every origin's pool: (in use, idle), for the metrics."""
+        in_use = idle = 0
+        for client in list(self._clients.values()):
+            connections = client._connection_pool
+            in_use += connections.size - connections._semaphore.counter
+            idle += connections._socket_queue.qsize()
+        return in_use, idle
+
 
 def _tune(pool: Any, host: str) -> None:
     """HTTPClient builds its pool itself, so two of the pool's hooks are replaced on the instance

@@ -4,7 +4,7 @@ duration, the characters of a speech input. Called by accounting only."""
 
 from __future__ import annotations
 
-from app.providers.base import PRICED_KINDS, OperationKind, Usage
+from app.providers.base import PRICED_KINDS, OperationKind, Usage, cut_stream_usage
 from app.providers.costs import Pricer
 from app.proxy.context import RequestContext
 from app.proxy.outcome import Answer, Outcome
@@ -15,7 +15,9 @@ def usage_of(
     ctx: RequestContext, call: OutgoingCall, outcome: Outcome, pricer: Pricer
 ) -> Usage | None:
     if outcome.answer is Answer.STREAM:
-        return outcome.usage or _local_tokens(call, outcome, pricer)
+        return outcome.usage or cut_stream_usage(
+            outcome.started_usage, _local_tokens(call, outcome, pricer)
+        )
     if outcome.answer is Answer.NONE or not 200 <= outcome.status < 300:
         return None
     kind = call.operation.kind

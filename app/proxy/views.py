@@ -8,6 +8,8 @@ from typing import Any, cast
 
 import flask
 
+from app.observability.request_id import HEADER as REQUEST_ID_HEADER
+from app.observability.request_id import request_id
 from app.proxy.context import ProxyRequest
 from app.proxy.pipeline import handle
 from app.proxy.runtime import ProxyRuntime
@@ -17,6 +19,7 @@ blp = flask.Blueprint("proxy", __name__)
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 # Any origin may call (the key is the credential, no cookies), and its scripts may read every
 # header of the answer: Retry-After, x-request-id and the upstream's rate-limit headers.
+_UPSTREAM_ID = "X-Upstream-Request-Id"
 _CORS = [("Access-Control-Allow-Origin", "*"), ("Access-Control-Expose-Headers", "*")]
 
 
@@ -36,6 +39,7 @@ def _proxy_request() -> ProxyRequest:
         }
         upload = request.files["file"].stream if "file" in request.files else None
     return ProxyRequest(
+        request_id=request_id(request.headers.get(REQUEST_ID_HEADER)),
         method=request.method,
         path=request.path,
         query=request.query_string.decode("latin-1"),
@@ -50,9 +54,14 @@ def _proxy_request() -> ProxyRequest:
 @blp.route("/", defaults={"rest": ""}, methods=_METHODS, provide_automatic_options=False)
 @blp.route("/<path:rest>", methods=_METHODS, provide_automatic_options=False)
 def proxy(rest: str) -> Any:
-    answer = handle(_proxy_request(), _runtime())
+    request = _proxy_request()
+    answer = handle(request, _runtime())
     # The gateway's CORS policy replaces the upstream's: a browser refuses two Allow-Origin values.
     headers = [(n, v) for n, v in answer.headers if not n.lower().startswith("access-control-")]
+    # The answer's X-Request-Id is the gateway's (the client's own when it sent one: it is in the
+    # logs and the event); an upstream's own request id stays readable under another name.
+    headers = [(_UPSTREAM_ID if n.lower() == "x-request-id" else n, v) for n, v in headers]
+    headers.append((REQUEST_ID_HEADER, request.request_id))
     response = flask.Response(answer.body, status=answer.status, headers=headers + _CORS)
     response.direct_passthrough = True
     return response

@@ -11,7 +11,7 @@ import logging
 import time
 from pathlib import Path
 
-from app.storage.database import Database
+from app.storage.database import Database, StorageError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
 _ADVISORY_LOCK_ID = 7_204_117
@@ -34,6 +34,21 @@ def applied_versions(db: Database) -> set[str]:
         "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at BIGINT)"
     )
     return {row["version"] for row in db.query("SELECT version FROM schema_migrations")}
+
+
+def pending_migrations(db: Database, root: Path = MIGRATIONS_DIR) -> list[str]:
+    """The versions not applied yet, without changing the database (a read-only check)."""
+    wanted = [path.stem for path in migration_files(db.dialect, root)]
+    try:
+        rows = db.query("SELECT version FROM schema_migrations")
+    except StorageError as exc:
+        # SQLite: "no such table", PostgreSQL: "relation ... does not exist". Anything else (the
+        # server is down) is not an answer about migrations.
+        if "no such table" in str(exc) or "does not exist" in str(exc):
+            return wanted
+        raise
+    applied = {row["version"] for row in rows}
+    return [version for version in wanted if version not in applied]
 
 
 def migrate(db: Database, root: Path = MIGRATIONS_DIR) -> list[str]:

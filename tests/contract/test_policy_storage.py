@@ -72,3 +72,20 @@ def test_a_policy_named_by_a_key_cannot_be_deleted(database):
     with pytest.raises(PolicyInUse):
         repo.delete("p1")
     assert repo.exists("p1")
+
+
+def test_a_policy_change_reaches_a_running_proxy_snapshot(database):
+    from app.proxy.snapshot import SnapshotHolder
+
+    holder = SnapshotHolder(database, interval_s=60)
+    repo = PolicyRepository(database)
+    assert holder.current.policies == {}
+    repo.create(_policy())
+    holder.refresh_now()
+    assert holder.current.policies["p1"].rules == {"email": "allow_but_redact", "ssn": "block"}
+    repo.replace(_policy(rules={"phone": "block"}, updated_at=20))
+    holder.refresh_now()
+    assert holder.current.policies["p1"].entity_actions == {"phone": "block"}
+    repo.delete("p1")
+    holder.refresh_now()
+    assert holder.current.policies == {}

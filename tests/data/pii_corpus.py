@@ -306,6 +306,13 @@ NOISE = [
     "HEADLINE NEWS TODAY",
     "Chapter 11 section 4.2.7",
     "Pi is 3.14159265358979.",
+    "Please reset my password and login to the portal, then handle the account settings.",
+    "The login page shows a PIN pad; the passport office opens at 9.",
+    "The password is not stored. Username must be unique.",
+    "The account balance is 1200 dollars.",
+    "std::vector<int> v; use ::std::abs and Foo::Bar, then a::b::c.",
+    "def login(username: str, password: str) -> None:\n    password = password.encode('utf-8')",
+    "self.username = username; password = get_auth_from_url(url); password: bytes | None",
 ]
 
 

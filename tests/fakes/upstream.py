@@ -35,6 +35,12 @@ POST .../audio/speech                       audio bytes (audio/mpeg by default)
 POST .../audio/transcriptions|translations  {"text"}; verbose_json adds duration; text/srt/vtt plain
 POST .../images/generations                 data list (url or b64_json)
 POST .../v1/messages                        Anthropic message, or SSE with named events
+POST .../v1/messages/count_tokens           {"input_tokens"}
+POST .../responses                          Responses API: response object, SSE ending with
+                                            response.completed (no [DONE]), or queued (background)
+GET  .../responses/{id}                     a completed response with usage (retrieval)
+POST .../responses/{id}/cancel, input_tokens  cancelled response / {"input_tokens"}
+GET  list paths (.../chat/completions, .../input_items, .../vector_stores, ...)  empty list page
 GET  .../models, .../models/{id}            model list / model object
 anything else                               {"object": "echo", "method", "path", "query", ...}
 ==========================================  ====================================================
@@ -99,6 +105,20 @@ DEFAULT_KNOBS: dict[str, Any] = {
     "audio_duration_s": 3.5,
     "speech_bytes": b"ID3\x03\x00\x00\x00\x00\x00\x0f" + b"\xff\xfb\x90\x64" * 64,
     "embedding_dimensions": 8,
+    # usage of gpt-image-* answers and of gpt-4o-*transcribe json answers (None: no usage)
+    "image_usage": {
+        "input_tokens": 50,
+        "input_tokens_details": {"text_tokens": 40, "image_tokens": 10},
+        "output_tokens": 4160,
+        "total_tokens": 4210,
+    },
+    "transcription_usage": {
+        "type": "tokens",
+        "input_tokens": 120,
+        "input_token_details": {"text_tokens": 20, "audio_tokens": 100},
+        "output_tokens": 30,
+        "total_tokens": 150,
+    },
     "models": ["gpt-4o-mini", "gpt-4o", "text-embedding-3-small", "whisper-1", "tts-1", "dall-e-3"],
     # headers added to every reply
     "extra_response_headers": {},
@@ -946,6 +966,9 @@ def _transcription(up: FakeUpstream, req: RecordedRequest, match: re.Match[str])
         return Reply(body=text + "\n")
     if response_format in ("srt", "vtt"):
         return Reply(body=_subtitles(response_format, text, up.audio_duration_s))
+    if "transcribe" in req.form.get("model", "") and up.transcription_usage is not None:
+        # gpt-4o-transcribe models report token usage in json answers
+        return Reply(body={"text": text, "usage": copy.deepcopy(up.transcription_usage)})
     return Reply(body={"text": text})
 
 
@@ -971,7 +994,10 @@ def _images(up: FakeUpstream, req: RecordedRequest, _match: re.Match[str]) -> Re
         items = [{"url": f"{up.url}/files/fake-image-{i}.png"} for i in range(count)]
     for item in items:
         item["revised_prompt"] = str(body.get("prompt", ""))
-    return Reply(body={"created": int(time.time()), "data": items})
+    result: dict[str, Any] = {"created": int(time.time()), "data": items}
+    if str(body.get("model", "")).startswith("gpt-image") and up.image_usage is not None:
+        result["usage"] = copy.deepcopy(up.image_usage)  # token-billed image models report usage
+    return Reply(body=result)
 
 
 def _model_object(model_id: str) -> dict[str, Any]:
@@ -1056,6 +1082,110 @@ def _anthropic_stream(up: FakeUpstream, model: str) -> Iterator[Any]:
     yield sse_event("message_stop", {"type": "message_stop"})
 
 
+def _count_tokens(up: FakeUpstream, req: RecordedRequest, _match: re.Match[str]) -> Reply:
+    return Reply(body={"input_tokens": _anthropic_usage(up)["input_tokens"]})
+
+
+# OpenAI Responses API -----------------------------------------------------------------------------
+
+
+def _responses_usage(up: FakeUpstream) -> dict[str, Any] | None:
+    usage = _usage(up)
+    if usage is None:
+        return None
+    return {
+        "input_tokens": int(usage["prompt_tokens"]),
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": int(usage["completion_tokens"]),
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": int(usage["prompt_tokens"]) + int(usage["completion_tokens"]),
+    }
+
+
+def _response_object(
+    up: FakeUpstream, model: str, status: str, text: str | None, response_id: str = ""
+) -> dict[str, Any]:
+    output = []
+    if text is not None:
+        output.append({
+            "id": _new_id("msg_"), "type": "message", "status": "completed", "role": "assistant",
+            "content": [{"type": "output_text", "text": text, "annotations": []}],
+        })  # fmt: skip
+    return {
+        "id": response_id or _new_id("resp_"), "object": "response", "created_at": int(time.time()),
+        "status": status, "model": model, "output": output, "error": None,
+        "incomplete_details": None, "parallel_tool_calls": True, "tool_choice": "auto",
+        "tools": [], "usage": _responses_usage(up) if status == "completed" else None,
+    }  # fmt: skip
+
+
+def _responses(up: FakeUpstream, req: RecordedRequest, _match: re.Match[str]) -> Reply:
+    body, model = _body(req), _model(up, req)
+    if body.get("stream"):
+        return Reply(headers=dict(SSE_HEADERS), chunks=_responses_stream(up, model))
+    if body.get("background"):
+        return Reply(body=_response_object(up, model, "queued", None))
+    return Reply(body=_response_object(up, model, "completed", up.content))
+
+
+def _responses_stream(up: FakeUpstream, model: str) -> Iterator[Any]:
+    """The documented event sequence of a text response; `response.completed` ends it."""
+    sequence = iter(range(1_000_000))
+    started = _response_object(up, model, "in_progress", None)
+
+    def event(kind: str, **fields: Any) -> str:
+        return sse_event(kind, {"type": kind, "sequence_number": next(sequence), **fields})
+
+    yield event("response.created", response=started)
+    yield event("response.in_progress", response=started)
+    item_id = _new_id("msg_")
+    item = {"id": item_id, "type": "message", "status": "in_progress", "role": "assistant",
+            "content": []}  # fmt: skip
+    yield event("response.output_item.added", output_index=0, item=item)
+    where = {"item_id": item_id, "output_index": 0, "content_index": 0}
+    yield event("response.content_part.added", **where,
+                part={"type": "output_text", "text": "", "annotations": []})  # fmt: skip
+    yield from _content_chunks(
+        up, lambda text: event("response.output_text.delta", **where, delta=text, logprobs=[])
+    )
+    text = up.stream_text()
+    part = {"type": "output_text", "text": text, "annotations": []}
+    yield event("response.output_text.done", **where, text=text, logprobs=[])
+    yield event("response.content_part.done", **where, part=part)
+    done = {**item, "status": "completed", "content": [part]}
+    yield event("response.output_item.done", output_index=0, item=done)
+    completed = {**_response_object(up, model, "completed", text), "id": started["id"]}
+    yield event("response.completed", response=completed)
+
+
+def _response_by_id(up: FakeUpstream, req: RecordedRequest, match: re.Match[str]) -> Reply:
+    """A stored response, completed, with its usage: retrieving it must not bill it again."""
+    return Reply(
+        body=_response_object(
+            up, up.response_model or "gpt-4o", "completed", up.content, match.group("id")
+        )  # fmt: skip
+    )
+
+
+def _response_cancel(up: FakeUpstream, req: RecordedRequest, match: re.Match[str]) -> Reply:
+    return Reply(body=_response_object(up, "gpt-4o", "cancelled", None, match.group("id")))
+
+
+def _input_tokens(up: FakeUpstream, req: RecordedRequest, _match: re.Match[str]) -> Reply:
+    return Reply(body={"object": "response.input_tokens", "input_tokens": 11})
+
+
+def _empty_page(up: FakeUpstream, req: RecordedRequest, _match: re.Match[str]) -> Reply:
+    return Reply(body={"object": "list", "data": [], "first_id": None, "last_id": None,
+                       "has_more": False})  # fmt: skip
+
+
+_LIST_PATHS = re.compile(
+    r"/(?:chat/completions(?:/[^/]+/messages)?|responses/[^/]+/input_items"
+    r"|conversations/[^/]+/items|vector_stores(?:/[^/]+/files)?|fine_tuning/jobs(?:/[^/]+/events)?"
+    r"|containers)$"
+)
+
 _Builder = Callable[[FakeUpstream, RecordedRequest, "re.Match[str]"], Reply]
 
 _ROUTES: list[tuple[str, re.Pattern[str], _Builder]] = [
@@ -1067,6 +1197,12 @@ _ROUTES: list[tuple[str, re.Pattern[str], _Builder]] = [
     ("POST", re.compile(r"/audio/(transcriptions|translations)$"), _transcription),
     ("POST", re.compile(r"/images/generations$"), _images),
     ("POST", re.compile(r"/v1/messages$"), _anthropic_messages),
+    ("POST", re.compile(r"/v1/messages/count_tokens$"), _count_tokens),
+    ("POST", re.compile(r"/responses$"), _responses),
+    ("POST", re.compile(r"/responses/input_tokens$"), _input_tokens),
+    ("POST", re.compile(r"/responses/(?P<id>[^/]+)/cancel$"), _response_cancel),
+    ("GET", re.compile(r"/responses/(?P<id>[^/]+)$"), _response_by_id),
+    ("GET", _LIST_PATHS, _empty_page),
     ("GET", re.compile(r"/models$"), _models),
     ("GET", re.compile(r"/models/(?P<id>.+)$"), _model_by_id),
 ]

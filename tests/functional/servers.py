@@ -14,6 +14,8 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
+# Everything every gateway of this test run printed: conftest.py scans it for secrets at the end.
+ALL_OUTPUT: list[bytes] = []
 
 
 def free_port() -> int:
@@ -89,6 +91,7 @@ class Gateway:
         assert self.process is not None and self.process.stdout is not None
         for line in self.process.stdout:
             self._output.append(line)
+            ALL_OUTPUT.append(line)
 
     def __enter__(self) -> Gateway:
         return self.start()

@@ -26,6 +26,8 @@ def env(tmp_path_factory):
 
 
 def request_body(case: dict) -> dict:
+    if "body" in case:
+        return case["body"]  # e.g. a Responses API request
     body = {"model": case["model"], "stream": True, "max_tokens": 64,
             "messages": [{"role": "user", "content": "What is the capital of France?"}]}  # fmt: skip
     if case["provider"] != "anthropic":
@@ -35,7 +37,20 @@ def request_body(case: dict) -> dict:
     return body
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+RESPONSES = sorted(name for name in EXPECTED if name.startswith("openai_responses_"))
+CASES = sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", RESPONSES)
+def test_a_responses_stream_ends_at_its_terminal_event_without_a_gateway_error(env, name):
+    case, transcript = EXPECTED[name], (TRANSCRIPTS / name).read_bytes()
+    events, _ = split_sse_events(transcript)
+    received, event = relay(env, case, events)
+    assert received == transcript  # nothing appended after response.completed/failed/incomplete
+    assert (event.status, event.error, event.model) == (200, "", case["model"])
+
+
+@pytest.mark.parametrize("name", CASES)
 def test_transcript_relays_verbatim_and_records_its_usage(env, name):
     case, transcript = EXPECTED[name], (TRANSCRIPTS / name).read_bytes()
     events, rest = split_sse_events(transcript)

@@ -310,7 +310,10 @@ def test_anthropic_stream_cut_mid_way_ends_with_an_anthropic_error_event(env):
     assert text.endswith('event: error\ndata: {"type":"error","error":{"type":"api_error",'
                          '"message":"[BricksLLM] upstream stream ended early"}}\n\n')  # fmt: skip
     [event] = env.events(env.last_key["keyId"], 1)
-    assert event.status == 502 and event.prompt_token_count == 10  # message_start's input tokens
+    # Cut before message_delta: message_start's exact input tokens, and the two deltas relayed
+    # counted locally (issue 13), not message_start's one output token.
+    assert event.status == 502 and event.token_count_source == "local"
+    assert event.prompt_token_count == 10 and event.completion_token_count == 5  # "tok0 tok1 "
 
 
 def test_anthropic_legacy_completion_is_counted_locally(env):

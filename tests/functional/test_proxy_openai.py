@@ -131,7 +131,9 @@ def test_a_model_without_a_price_is_free_unless_a_cost_limit_needs_one(env):
                             headers={"Authorization": f"Bearer {limited_key}"}, timeout=5)  # fmt: skip
     assert refused.status_code == 400
     assert refused.json()["error"]["message"] == (
-        "[BricksLLM] model my-finetune-without-a-price has no price and this key has a cost limit"
+        "[BricksLLM] this key has a cost limit and model my-finetune-without-a-price has no price; "
+        "add its prices to the provider setting's costMap (promptCostPerModel and "
+        "completionCostPerModel, USD per 1K tokens)"
     )
     assert len(env.upstream.requests) == 1  # the refused call went nowhere
 
@@ -301,10 +303,15 @@ def test_headers_for_one_hop_or_for_the_gateway_stay_and_the_rest_pass_both_ways
         "te",
     ):
         assert name not in sent, name
-    assert (response.headers["x-request-id"], response.headers["openai-processing-ms"]) == (
+    # The upstream's own request id passes under another name: X-Request-Id is the gateway's.
+    assert (
+        response.headers["x-upstream-request-id"],
+        response.headers["openai-processing-ms"],
+    ) == (
         "req-123",
         "12",
     )
+    assert len(response.headers["x-request-id"]) == 32
     assert "X-Upstream-Hop" not in response.headers and "Proxy-Authenticate" not in response.headers
 
 
@@ -332,7 +339,8 @@ def test_pass_through_keeps_query_multipart_and_upstream_errors(env):
     )
     events = env.events(env.last_key["keyId"], 3)
     assert [e.status for e in events] == [200, 200, 429]
-    assert events[0].custom_id == "cid-1" and events[0].metadata == {"team": "a"}
+    assert events[0].custom_id == "cid-1" and events[0].metadata["team"] == "a"
+    assert events[2].metadata == {"team": "a", "request_id": failed.headers["X-Request-Id"]}
 
 
 def test_upstream_dying_mid_stream_ends_with_an_error_event_not_done(env):

@@ -133,3 +133,22 @@ def test_a_key_naming_an_unknown_policy_is_400(env):
     response = requests.put(f"{env.gateway.admin}/api/key-management/keys", timeout=5, json={
         "name": "k", "key": "k-unknown-policy", "settingIds": [setting], "policyId": "nope"})  # fmt: skip
     assert response.status_code == 400 and "policyId" in response.text
+
+
+def test_answers_are_redacted_when_the_policy_says_so_whole_and_streamed(env):
+    found = policy(env, {"email": "allow"}, [{"definition": r"secret-[0-9]+", "action": "allow_but_redact"}],
+                   redactResponses=True)  # fmt: skip
+    key = keyed(env, found["id"], shouldLogResponse=True)
+    env.upstream.configure(content="the code is secret-123, keep it")
+    whole = chat(env, key, "what is the code?")
+    assert whole.json()["choices"][0]["message"]["content"] == "the code is ***, keep it"
+    [event] = env.events(env.last_key["keyId"], expected=1)
+    assert b"secret-123" not in event.response_body and event.completion_token_count > 0
+
+    # A match split across two deltas is still caught; the stream stays SSE the SDK reads.
+    env.upstream.configure(stream_contents=["the code is sec", "ret-4", "56, keep it"])
+    client = openai.OpenAI(api_key=key, base_url=env.base_url, max_retries=0)
+    stream = client.chat.completions.create(model="gpt-4o-mini", stream=True,
+                                            messages=[{"role": "user", "content": "code?"}])  # fmt: skip
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text == "the code is ***, keep it"

@@ -257,10 +257,15 @@ class Clock:
 
 
 class EventRecorder:
-    """The runtime's event publisher: keeps every event row it is given."""
+    """The runtime's event publisher: keeps every event row it is given, and the ids of the
+    requests recorded as admitted (`begin`) before they went upstream."""
 
     def __init__(self) -> None:
         self.rows: list[Event] = []
+        self.admitted: list[str] = []
+
+    def begin(self, event: Event) -> None:
+        self.admitted.append(event.id)
 
     def publish(self, event: Event) -> None:
         self.rows.append(event)

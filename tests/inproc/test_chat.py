@@ -92,7 +92,9 @@ def test_headers_for_one_hop_or_for_the_gateway_stay_and_the_rest_pass_both_ways
                  "x-api-key"):  # fmt: skip
         assert name not in sent, name
     assert gateway.upstream.last.timeout_s == 30.0
-    assert response.headers["x-request-id"] == "req-123"
+    assert response.headers["x-upstream-request-id"] == "req-123"  # the upstream's own id
+    assert len(response.headers["x-request-id"]) == 32  # the gateway's, made for this request
     assert "X-Hop" not in response.headers and "Proxy-Authenticate" not in response.headers
     [event] = gateway.events.rows
-    assert (event.custom_id, event.metadata) == ("cid-1", {"team": "a"})
+    request_id = response.headers["x-request-id"]
+    assert (event.custom_id, event.metadata) == ("cid-1", {"team": "a", "request_id": request_id})

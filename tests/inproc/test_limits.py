@@ -69,7 +69,9 @@ def test_a_model_without_a_price_is_refused_only_under_a_cost_limit(gateway):
     refused = gateway.post(CHAT_PATH, json=unknown, key=limited)
     assert refused.status_code == 400
     assert refused.json["error"]["message"] == (
-        "[BricksLLM] model my-finetune-without-a-price has no price and this key has a cost limit"
+        "[BricksLLM] this key has a cost limit and model my-finetune-without-a-price has no price; "
+        "add its prices to the provider setting's costMap (promptCostPerModel and "
+        "completionCostPerModel, USD per 1K tokens)"
     )
     assert len(gateway.upstream.requests) == 1
     assert [(e.status, e.cost_micros) for e in gateway.events.rows] == [(200, 0), (400, 0)]

@@ -17,9 +17,13 @@ TRANSCRIPTS = Path(__file__).resolve().parents[1] / "data" / "transcripts"
 EXPECTED = {name: case for name, case in json.loads((TRANSCRIPTS / "expected.json").read_text()).items()
             if not name.startswith("_")}  # fmt: skip
 BATCHES = {"one event per batch": 1, "three per batch": 3, "all at once": 10_000}
+RESPONSES = sorted(name for name in EXPECTED if name.startswith("openai_responses_"))
+CASES = sorted(EXPECTED)
 
 
 def request_body(case: dict) -> dict:
+    if "body" in case:
+        return case["body"]  # e.g. a Responses API request
     body = {"model": case["model"], "stream": True, "max_tokens": 64,
             "messages": [{"role": "user", "content": "What is the capital of France?"}]}  # fmt: skip
     if case["provider"] != "anthropic":
@@ -54,7 +58,19 @@ def test_every_transcript_has_its_expectations():
 
 
 @pytest.mark.parametrize("batch", BATCHES.values(), ids=BATCHES.keys())
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", RESPONSES)
+def test_a_responses_stream_ends_at_its_terminal_event_without_a_gateway_error(
+    gateway, name, batch
+):
+    case, transcript = EXPECTED[name], (TRANSCRIPTS / name).read_bytes()
+    received, event = relay(gateway, case, sse_response(split_events(transcript), batch=batch))
+    assert received == transcript  # nothing appended after response.completed/failed/incomplete
+    assert (event.status, event.error, event.model) == (200, "", case["model"])
+    assert gateway.upstream.responses[0].released, "a complete stream keeps its connection"
+
+
+@pytest.mark.parametrize("batch", BATCHES.values(), ids=BATCHES.keys())
+@pytest.mark.parametrize("name", CASES)
 def test_transcript_relays_verbatim_and_records_its_usage(gateway, name, batch):
     case, transcript = EXPECTED[name], (TRANSCRIPTS / name).read_bytes()
     events = split_events(transcript)

@@ -59,6 +59,9 @@ def test_upstream_tunes_the_connection_pools_hooks():
     client = HTTPClient("127.0.0.1", 9, connection_timeout=1, network_timeout=1)
     try:
         assert isinstance(client._connection_pool, ConnectionPool)
+        # UpstreamPool.connection_counts (metrics) reads the pool's size, semaphore and queue.
+        pool = client._connection_pool
+        assert pool.size - pool._semaphore.counter == 0 and pool._socket_queue.qsize() == 0
     finally:
         client.close()
 

@@ -71,7 +71,7 @@ def test_every_listed_model_has_its_own_entry(model: str) -> None:
 def test_table_is_dated_and_read_exactly() -> None:
     table = openai_prices()
     assert table.provider == "openai"
-    assert table.prices_as_of == "2025-08-15"
+    assert table.prices_as_of == "2025-12-16"
     assert table.chat["gpt-4o-mini"].cached_prompt == Fraction(75, 10**9)  # $0.075 per 1M
     assert table.transcription["whisper-1"] == Fraction(6, 1000) / 60
     assert table.images["dall-e-3"]["hd"]["1792x1024"] == Fraction(12, 100)

@@ -4,6 +4,7 @@ by every worker and replica), in-process memory otherwise."""
 from __future__ import annotations
 
 import redis
+from redis.cluster import RedisCluster
 
 from app.config import Settings
 from app.routing.cache.base import ResponseCache
@@ -11,7 +12,9 @@ from app.routing.cache.memory import MemoryResponseCache
 from app.routing.cache.redis import RedisResponseCache
 
 
-def build_response_cache(settings: Settings, client: redis.Redis | None = None) -> ResponseCache:
+def build_response_cache(
+    settings: Settings, client: redis.Redis | RedisCluster | None = None
+) -> ResponseCache:
     """`client`: share the counters' Redis client (one pool per process); None builds one."""
     if not settings.uses_redis:
         return MemoryResponseCache()

@@ -14,6 +14,7 @@ import uuid
 
 import gevent
 import redis
+from redis.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -28,7 +29,7 @@ return 0
 
 
 class RedisResponseCache:
-    def __init__(self, client: redis.Redis, key_prefix: str = "bricks:") -> None:
+    def __init__(self, client: redis.Redis | RedisCluster, key_prefix: str = "bricks:") -> None:
         self._client = client
         self._prefix = key_prefix
         self._unlock = client.register_script(_UNLOCK_LUA)

@@ -45,7 +45,11 @@ class StandIn:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                pass  # a client that timed out and left: expected in the timeout tests
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -116,22 +120,27 @@ def test_split_never_cuts_a_character_and_covers_the_text():
 def test_the_calls_of_one_request_run_concurrently():
     server = StandIn(delay_s=0.3)
     try:
+        comprehend = detector(server.url)
+        comprehend.warm()  # building the client (botocore's models) is not the calls' time
         started = time.monotonic()
-        found = detector(server.url).detect(["Jane Doe"] * 4, frozenset({"name"}))
+        found = comprehend.detect(["Jane Doe"] * 4, frozenset({"name"}))
         elapsed = time.monotonic() - started
     finally:
         server.close()
     assert all(f == [Finding(0, 8, "name")] for f in found)
-    assert server.max_in_flight == 4 and elapsed < 1.0
+    assert server.max_in_flight == 4  # all four were in flight at once
+    assert elapsed < 1.2  # four 0.3 s calls one after another would take longer
 
 
 def test_a_slow_answer_times_out_as_unavailable():
     server = StandIn(delay_s=1.5)
     try:
+        comprehend = detector(server.url, timeout_s=0.3)
+        comprehend.warm()
         started = time.monotonic()
         with pytest.raises(DetectorUnavailable):
-            detector(server.url, timeout_s=0.3).detect(["Jane Doe"], frozenset({"name"}))
-        assert time.monotonic() - started < 1.2
+            comprehend.detect(["Jane Doe"], frozenset({"name"}))
+        assert time.monotonic() - started < 1.2  # the 1.5 s answer was not waited for
         assert len(server.calls) == 1  # not retried
     finally:
         server.close()
@@ -159,3 +168,38 @@ def test_without_credentials_a_cloud_entity_cannot_be_checked():
     with pytest.raises(DetectorUnavailable, match="name"):
         detectors.detect(["Jane Doe"], frozenset({"name", "email"}))
     assert detectors.detect(["x a@b.co"], frozenset({"email"})) == [[Finding(2, 8, "email")]]
+
+
+def test_a_comprehend_timeout_follows_the_policy_fail_mode():
+    import json as _json
+
+    from app.domain.policies import Policy
+    from app.policies.engine import PolicyUnavailable
+    from app.policies.offload import inspect_request_cooperatively as inspect
+
+    server = StandIn(delay_s=1.5)
+    try:
+        settings = Settings(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret",
+                            amazon_request_timeout=0.3, amazon_connection_timeout=0.3)  # fmt: skip
+        detectors = build_detectors(settings, endpoint_url=server.url)
+        raw = _json.dumps({"messages": [{"role": "user", "content": "Jane Doe, a@b.co"}]}).encode()
+        strict = Policy(id="p", created_at=1, updated_at=1, rules={"name": "block"})
+        with pytest.raises(PolicyUnavailable) as raised:
+            inspect(strict, detectors, raw, _json.loads(raw))
+        assert raised.value.status == 503 and "Comprehend" in str(raised.value)
+        lenient = Policy(id="p", created_at=1, updated_at=1, on_detector_failure="allow",
+                         rules={"name": "block", "email": "allow_but_redact"})  # fmt: skip
+        outcome = inspect(lenient, detectors, raw, _json.loads(raw))
+        # the local detector's findings still count: the email is redacted
+        assert outcome.action == "redacted" and "Comprehend" in outcome.unchecked
+        assert _json.loads(outcome.body)["messages"][0]["content"] == "Jane Doe, ***"
+    finally:
+        server.close()
+
+
+def test_warm_builds_the_client_without_calling_aws(stand_in):
+    settings = Settings(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret")
+    detectors = build_detectors(settings, endpoint_url=stand_in.url)
+    detectors.warm()
+    assert stand_in.calls == []
+    assert detectors.detect(["Jane Doe"], frozenset({"name"})) == [[Finding(0, 8, "name")]]

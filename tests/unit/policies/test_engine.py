@@ -116,7 +116,7 @@ def test_fields_not_inspected_are_left_alone():
 
 
 class Failing:
-    def detect(self, texts, entities):
+    def detect(self, texts, entities, pause=None):
         raise DetectorUnavailable("comprehend timed out")
 
 
@@ -147,3 +147,8 @@ def test_non_ascii_texts_are_redacted_at_the_right_place():
     outcome = run(policy({"email": "allow_but_redact"}, regex=[("Grüße", "allow_but_redact")]),
                   chat(f"Grüße 👋 {EMAIL} ünd"))  # fmt: skip
     assert json.loads(outcome.body)["messages"][0]["content"] == "*** 👋 *** ünd"
+
+
+def test_a_body_that_is_not_the_parsed_json_is_never_forwarded_unchecked():
+    with pytest.raises(PolicyUnavailable):
+        inspect_request(policy({"email": "block"}), DETECTORS, b'{"messages": [', {"messages": []})

@@ -1,0 +1,1 @@
+"""Operating the gateway: metrics (Prometheus, DogStatsD), access logs, request ids, readiness."""

@@ -1,0 +1,31 @@
+"""GET /metrics on the proxy's port: Prometheus text, summed over every gunicorn worker.
+
+The labels are bounded and hold no key, user or secret (see `metrics.py`).
+"""
+
+from __future__ import annotations
+
+import os
+
+import flask
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+
+from app.observability import metrics
+
+blp = flask.Blueprint("metrics", __name__)
+
+
+def exposition() -> bytes:
+    """The text a scrape gets: every worker's files in multiprocess mode, else this process."""
+    current = metrics.current()
+    current.refresh()  # this worker's background figures are fresh; others refresh every 5 s
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+    return generate_latest(current.registry)
+
+
+@blp.get("/metrics")
+def scrape() -> flask.Response:
+    return flask.Response(exposition(), mimetype=CONTENT_TYPE_LATEST)

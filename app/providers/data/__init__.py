@@ -1,0 +1,1 @@
+"""Provider price lists (JSON), shipped as package data and read by `app.providers.pricing`."""

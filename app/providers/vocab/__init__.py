@@ -1,0 +1,1 @@
+"""Tokenizer vocabularies (gzip), shipped as package data and read by `app.providers.tokens`."""
