@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-run
 
-.PHONY: run test test-fast lint typecheck migrate bench bench-events clean
+.PHONY: run test test-fast lint typecheck migrate bench bench-events bench-keys clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,9 @@ bench: $(STAMP)
 
 bench-events: $(STAMP)
 	$(BIN)/python -m bench.events_scale
+
+bench-keys: $(STAMP)
+	$(BIN)/python -m bench.keys_scale
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

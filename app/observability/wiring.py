@@ -28,9 +28,7 @@ def setup_proxy(app: flask.Flask, settings: Settings, runtime: Any, bus: Any) ->
     current.watch_events(bus.stats)
     snapshot = runtime.snapshot
     current.watch_snapshot(
-        lambda: metrics.SnapshotFigures(
-            snapshot.age_s, len(snapshot.current.keys_by_hash) + len(snapshot.current.keys_by_raw)
-        )
+        lambda: metrics.SnapshotFigures(snapshot.age_s, len(snapshot.current.keys))
     )
     current.watch_upstream_pool(lambda: pool_figures(runtime.upstream))
     current.start_refresh()

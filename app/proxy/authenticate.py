@@ -1,4 +1,9 @@
-"""Stage 1: who is calling. The key comes from the first of x-api-key, api-key, Authorization."""
+"""Stage 1: who is calling. The key comes from the first of x-api-key, api-key, Authorization.
+
+A key the snapshot does not know, or knows as revoked or expired, is rechecked in the database
+(bounded and batched, `snapshot.recheck_key`) before the 401: a key the admin API has just created
+or un-revoked works on its very next request, on every worker.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +35,10 @@ def authenticate(ctx: RequestContext, snapshot: Snapshot, now: float) -> Key:
     secret = presented_key(ctx.request.headers)
     if not secret:
         raise ProxyError(401, "api key is missing")
-    key = snapshot.key_for(hash_key(secret), secret)
+    secret_hash = hash_key(secret)
+    key = snapshot.key_for(secret_hash, secret)
+    if key is None or not _usable(key, now):
+        key = snapshot.recheck_key(secret_hash, key)
     if key is None:
         raise ProxyError(401, "api key is not valid")
     ctx.key = key
@@ -40,3 +48,8 @@ def authenticate(ctx: RequestContext, snapshot: Snapshot, now: float) -> Key:
     if expires_at is not None and now >= expires_at:
         raise ProxyError(401, "api key has expired")
     return key
+
+
+def _usable(key: Key, now: float) -> bool:
+    expires_at = key.expires_at
+    return not key.revoked and (expires_at is None or now < expires_at)

@@ -5,9 +5,16 @@ adapter in `read_body`). The user that applies is the one with that `userId` who
 of the key's tags (DECISIONS.md); when several do, the earliest created. A request that names no
 user, or a user the gateway does not know, is checked against the key alone.
 Messages name the user, never a key.
+
+A userId the snapshot does not know, or whose user is revoked or expired, is rechecked in the
+database (bounded and batched, `snapshot.recheck_users`): a user created with limits has them
+from its first request.
 """
 
 from __future__ import annotations
+
+import time
+from collections.abc import Iterable
 
 from app.domain.entities import Key, User
 from app.errors import ProxyError
@@ -17,11 +24,25 @@ from app.proxy.endpoints import Endpoint
 from app.proxy.snapshot import Snapshot
 
 
-def user_for(snapshot: Snapshot, user_id: str, key_tags: tuple[str, ...]) -> User | None:
+def user_for(
+    snapshot: Snapshot, user_id: str, key_tags: tuple[str, ...], now: float | None = None
+) -> User | None:
+    user = _first_match(snapshot.users_by_user_id.get(user_id, ()), key_tags)
+    if user is None or not _usable(user, time.time() if now is None else now):
+        fresh = snapshot.recheck_users(user_id)
+        if fresh is not None:
+            return _first_match(fresh, key_tags)
+    return user
+
+
+def _first_match(users: Iterable[User], key_tags: tuple[str, ...]) -> User | None:
     wanted = set(key_tags)
-    return next(
-        (u for u in snapshot.users_by_user_id.get(user_id, ()) if wanted <= set(u.tags)), None
-    )
+    return next((u for u in users if wanted <= set(u.tags)), None)
+
+
+def _usable(user: User, now: float) -> bool:
+    expires_at = user.expires_at
+    return not user.revoked and (expires_at is None or now < expires_at)
 
 
 def authorize_user(
@@ -31,7 +52,7 @@ def authorize_user(
     user_id = ctx.user_id
     if not user_id:
         return None
-    user = user_for(snapshot, user_id, key.tags)
+    user = user_for(snapshot, user_id, key.tags, now)
     if user is None:
         return None
     if user.revoked:

@@ -70,7 +70,7 @@ class PolicyRepository:
                 f"INSERT INTO policies ({_COLUMNS}) VALUES ({placeholders(len(_COLUMN_NAMES))})",
                 _values(policy),
             )
-            bump_config_version(cursor)
+            bump_config_version(cursor, "policy", policy.id)
         return policy
 
     def replace(self, policy: Policy) -> Policy:
@@ -80,7 +80,7 @@ class PolicyRepository:
             cursor.execute(
                 f"UPDATE policies SET {assignments} WHERE id = %s", (*_values(policy), policy.id)
             )
-            bump_config_version(cursor)
+            bump_config_version(cursor, "policy", policy.id)
         return policy
 
     def delete(self, policy_id: str) -> bool:
@@ -93,12 +93,20 @@ class PolicyRepository:
             cursor.execute("DELETE FROM policies WHERE id = %s", (policy_id,))
             deleted = cursor.rowcount > 0
             if deleted:
-                bump_config_version(cursor)
+                bump_config_version(cursor, "policy", policy_id)
         return deleted
 
     def get(self, policy_id: str) -> Policy | None:
         rows = self._db.query(f"SELECT {_COLUMNS} FROM policies WHERE id = %s", (policy_id,))
         return _row_to_policy(rows[0]) if rows else None
+
+    def get_many(self, ids: Sequence[str]) -> list[Policy]:
+        if not ids:
+            return []
+        rows = self._db.query(
+            f"SELECT {_COLUMNS} FROM policies WHERE id IN ({placeholders(len(ids))})", list(ids)
+        )
+        return [_row_to_policy(row) for row in rows]
 
     def exists(self, policy_id: str) -> bool:
         return bool(self._db.query("SELECT 1 AS one FROM policies WHERE id = %s", (policy_id,)))

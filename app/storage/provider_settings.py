@@ -42,7 +42,7 @@ class ProviderSettingRepository:
                 f"INSERT INTO provider_settings ({_SETTING_COLUMNS}) VALUES ({placeholders(8)})",
                 _setting_values(setting),
             )
-            bump_config_version(cursor)
+            bump_config_version(cursor, "setting", setting.id)
         return setting
 
     def replace(self, setting: ProviderSetting) -> ProviderSetting:
@@ -59,7 +59,7 @@ class ProviderSettingRepository:
                     setting.id,
                 ),
             )
-            bump_config_version(cursor)
+            bump_config_version(cursor, "setting", setting.id)
         return setting
 
     def get(self, setting_id: str) -> ProviderSetting | None:
@@ -109,7 +109,7 @@ class CustomProviderRepository:
                 (provider.id, provider.provider, provider.created_at, provider.updated_at,
                  to_json(list(provider.route_configs)), provider.authentication_param),
             )  # fmt: skip
-            bump_config_version(cursor)
+            bump_config_version(cursor, "custom_provider", provider.id)
         return provider
 
     def replace(self, provider: CustomProvider) -> CustomProvider:
@@ -120,7 +120,7 @@ class CustomProviderRepository:
                 (provider.updated_at, to_json(list(provider.route_configs)),
                  provider.authentication_param, provider.id),
             )  # fmt: skip
-            bump_config_version(cursor)
+            bump_config_version(cursor, "custom_provider", provider.id)
         return provider
 
     def get(self, provider_id: str) -> CustomProvider | None:
@@ -128,6 +128,15 @@ class CustomProviderRepository:
             f"SELECT {_CUSTOM_COLUMNS} FROM custom_providers WHERE id = %s", (provider_id,)
         )
         return _row_to_custom(rows[0]) if rows else None
+
+    def get_many(self, ids: Sequence[str]) -> list[CustomProvider]:
+        if not ids:
+            return []
+        rows = self._db.query(
+            f"SELECT {_CUSTOM_COLUMNS} FROM custom_providers WHERE id IN ({placeholders(len(ids))})",
+            list(ids),
+        )
+        return [_row_to_custom(row) for row in rows]
 
     def by_name(self, name: str) -> CustomProvider | None:
         rows = self._db.query(

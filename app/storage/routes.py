@@ -6,6 +6,7 @@ configuration version, so proxies reload their snapshot and see the change.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from app.domain.routes import (
@@ -57,19 +58,27 @@ class RouteRepository:
             cursor.execute(
                 f"INSERT INTO routes ({_COLUMNS}) VALUES ({placeholders(10)})", _values(route)
             )
-            bump_config_version(cursor)
+            bump_config_version(cursor, "route", route.id)
         return route
 
     def delete(self, route_id: str) -> bool:
         with self._db.transaction() as cursor:
             cursor.execute("DELETE FROM routes WHERE id = %s", (route_id,))
             deleted = cursor.rowcount > 0
-            bump_config_version(cursor)
+            bump_config_version(cursor, "route", route_id)
         return deleted
 
     def get(self, route_id: str) -> Route | None:
         rows = self._db.query(f"SELECT {_COLUMNS} FROM routes WHERE id = %s", (route_id,))
         return _row_to_route(rows[0]) if rows else None
+
+    def get_many(self, ids: Sequence[str]) -> list[Route]:
+        if not ids:
+            return []
+        rows = self._db.query(
+            f"SELECT {_COLUMNS} FROM routes WHERE id IN ({placeholders(len(ids))})", list(ids)
+        )
+        return [_row_to_route(row) for row in rows]
 
     def by_path(self, path: str) -> Route | None:
         rows = self._db.query(f"SELECT {_COLUMNS} FROM routes WHERE path = %s", (path,))

@@ -67,7 +67,7 @@ class UserRepository:
                 f"INSERT INTO users ({_COLUMNS}) VALUES ({placeholders(len(_COLUMN_NAMES))})",
                 _values(user),
             )
-            bump_config_version(cursor)
+            bump_config_version(cursor, "user", user.id)
         return user
 
     def replace(self, user: User) -> User:
@@ -77,13 +77,22 @@ class UserRepository:
             cursor.execute(
                 f"UPDATE users SET {assignments} WHERE id = %s", (*_values(user), user.id)
             )
-            bump_config_version(cursor)
+            bump_config_version(cursor, "user", user.id)
         return user
 
     def get(self, user_id: str) -> User | None:
         """By the user object's `id` (not the client-defined `userId`)."""
         rows = self._db.query(f"SELECT {_COLUMNS} FROM users WHERE id = %s", (user_id,))
         return _row_to_user(rows[0]) if rows else None
+
+    def get_many(self, ids: Sequence[str]) -> list[User]:
+        """By the users' `id`s (what the change log names); missing ones are left out."""
+        if not ids:
+            return []
+        rows = self._db.query(
+            f"SELECT {_COLUMNS} FROM users WHERE id IN ({placeholders(len(ids))})", list(ids)
+        )
+        return [_row_to_user(row) for row in rows]
 
     def get_by_identity(self, user_id: str, tags: Sequence[str]) -> User | None:
         """The one user with exactly this userId and tag set (tags given sorted, unique)."""
