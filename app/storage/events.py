@@ -10,6 +10,7 @@ import orjson
 
 from app.domain.events import Event
 from app.storage.database import Database, Row, from_json, placeholders, to_json
+from app.storage.storable import clean_event, clean_text
 
 _COLUMNS = (
     "id", "created_at", "key_id", "tags", "provider", "model", "path", "method", "status",
@@ -104,6 +105,7 @@ class EventRepository:
         """
         if not events:
             return 0
+        events = [clean_event(e) for e in events]  # the storage rule (app.storage.storable)
         with_bodies = [
             e for e in events if e.request_body is not None or e.response_body is not None
         ]
@@ -179,9 +181,9 @@ def where_clause(db: Database, selection: EventFilter) -> tuple[str, list[Any]]:
                            ("action", selection.actions)):  # fmt: skip
         if values:
             clauses.append(f"e.{column} IN ({placeholders(len(values))})")
-            params += list(values)
+            params += [clean_text(v) for v in values]  # as stored, and never a NUL to PostgreSQL
     if selection.tags:
-        sql, values = db.json_contains_all("e.tags", selection.tags)
+        sql, values = db.json_contains_all("e.tags", [clean_text(t) for t in selection.tags])
         clauses.append(sql)
         params += values
     if selection.status is not None:
