@@ -53,6 +53,7 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
     )
     from app.admin.api import AdminApi
     from app.admin.auth import require_admin_key
+    from app.admin.guard import check_request
 
     app.config.update(
         API_TITLE="BricksLLM-py admin API",
@@ -88,6 +89,9 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
         container.runtime["retention"] = retention.start()
     app.register_blueprint(docs_assets.blp)
     admin_pass = container.settings.admin_pass
+    max_body = container.settings.admin_max_body_bytes
+    app.config["MAX_CONTENT_LENGTH"] = max_body  # a chunked body is cut there too (413)
+    app.before_request(lambda: check_request(admin_pass, max_body))
     app.before_request(lambda: require_admin_key(admin_pass))
 
     @app.errorhandler(AdminError)

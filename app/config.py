@@ -58,6 +58,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "ADMIN_PORT": ("8001", "Port of the admin API."),
     "PROXY_PORT": ("8002", "Port of the proxy."),
     "ADMIN_PASS": ("", "Admin password expected in X-API-KEY. Unset: admin binds to loopback."),
+    "ADMIN_MAX_BODY_BYTES": ("1048576", "Largest admin request body in bytes; larger is a 413."),
     "RATE_LIMIT_FAIL_OPEN": (
         "true",
         "Admit requests when Redis is down and only rate limits apply.",
@@ -102,6 +103,7 @@ class Settings:
     admin_port: int = 8001
     proxy_port: int = 8002
     admin_pass: str = field(default="", repr=False)
+    admin_max_body_bytes: int = 1_048_576
     rate_limit_fail_open: bool = True
     cost_limit_fail_open: bool = False
     log_level: str = "INFO"
@@ -156,6 +158,7 @@ class Settings:
             admin_port=reader.port("ADMIN_PORT"),
             proxy_port=reader.port("PROXY_PORT"),
             admin_pass=reader.text("ADMIN_PASS"),
+            admin_max_body_bytes=reader.positive_int("ADMIN_MAX_BODY_BYTES"),
             rate_limit_fail_open=reader.boolean("RATE_LIMIT_FAIL_OPEN"),
             cost_limit_fail_open=reader.boolean("COST_LIMIT_FAIL_OPEN"),
             log_level=reader.choice(

@@ -4,7 +4,10 @@
     ├── AdminError                 admin API: {"type", "title", "status", "detail", "instance"}
     │   ├── BadRequest      400    validation, malformed JSON, unknown references, duplicates
     │   ├── Unauthorized    401    missing or wrong X-API-KEY
+    │   ├── Forbidden       403    without ADMIN_PASS: a foreign Host, a cross-origin write
     │   ├── NotFound        404    unknown id
+    │   ├── PayloadTooLarge 413    a body over ADMIN_MAX_BODY_BYTES
+    │   ├── UnsupportedMediaType 415  without ADMIN_PASS: a write a browser form could send
     │   └── ServiceUnavailable 503 the database cannot be reached; nothing was changed
     └── ProxyError                 proxy: {"error": {"code", "message": "[BricksLLM] ...", "type"}}
         (status and type per instance: 400 invalid_request, 401 authentication, 403 permission,
@@ -45,6 +48,24 @@ class Unauthorized(AdminError):
     status = 401
     slug = "unauthorized"
     title = "unauthorized"
+
+
+class Forbidden(AdminError):
+    status = 403
+    slug = "forbidden"
+    title = "forbidden"
+
+
+class PayloadTooLarge(AdminError):
+    status = 413
+    slug = "request-too-large"
+    title = "request entity too large"
+
+
+class UnsupportedMediaType(AdminError):
+    status = 415
+    slug = "unsupported-media-type"
+    title = "unsupported media type"
 
 
 class NotFound(AdminError):

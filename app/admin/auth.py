@@ -8,7 +8,7 @@ import flask
 
 from app.errors import Unauthorized
 
-_OPEN_ENDPOINTS = {("GET", "/api/health")}
+_OPEN_ENDPOINTS = {("GET", "/api/health"), ("HEAD", "/api/health")}
 
 
 def require_admin_key(admin_pass: str) -> None:
