@@ -150,3 +150,19 @@ class TestWithoutAdminPass:
         response = client.get("/api/provider-settings",
                               headers={"Host": "gateway.example", "X-API-KEY": "pw"})  # fmt: skip
         assert response.status_code == 200
+
+
+@pytest.mark.parametrize("host", ["0xa9fea9fe", "2852039166", "0251.0376.0251.0376",
+                                  "[::ffff:169.254.169.254]", "100.100.100.200", "192.0.0.192",
+                                  "169.254.170.2", "[fd00:ec2::254]"])  # fmt: skip
+def test_a_metadata_address_in_any_encoding_is_refused_as_a_setting_url(admin, host):
+    body = {"provider": "openai", "setting": {"apikey": "sk", "url": f"http://{host}/v1"}}
+    assert_admin_error(admin.put("/api/provider-settings", json=body), 400, "setting.url")
+
+
+@pytest.mark.parametrize("name", ["evil.example/x?", "evil.example#", "a.b", "a b", "-a"])
+def test_an_azure_resource_name_must_be_one_dns_label(admin, name):
+    body = {"provider": "azure", "setting": {"apikey": "sk", "resourceName": name}}
+    assert_admin_error(admin.put("/api/provider-settings", json=body), 400, "resourceName")
+    good = {"provider": "azure", "setting": {"apikey": "sk", "resourceName": "my-resource-1"}}
+    assert admin.put("/api/provider-settings", json=good).status_code == 200
