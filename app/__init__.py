@@ -10,10 +10,11 @@ import logging
 from typing import Any
 
 import flask
+from werkzeug.exceptions import HTTPException
 
 from app.config import Settings
 from app.container import Container
-from app.errors import AdminError, ServiceUnavailable
+from app.errors import AdminError, ProxyError, ServiceUnavailable
 from app.storage.database import Database, StorageError
 from app.storage.factory import open_database
 
@@ -124,6 +125,27 @@ def _setup_proxy(app: flask.Flask, container: Container) -> None:
     container.runtime["proxy"] = build_runtime(settings, container.db, bus)
     app.register_blueprint(health.blp)
     app.register_blueprint(views.blp)
+    app.register_error_handler(Exception, _proxy_error)
+
+
+def _proxy_error(error: Exception) -> Any:
+    """Whatever escapes the proxy's views (a method it does not serve, a body too large or too
+    slow, an unexpected failure) answers JSON in the proxy's error shape, never an HTML page."""
+    if isinstance(error, HTTPException):
+        status = error.code or 500
+        message = error.description or error.name
+    else:
+        log.error("unhandled error on %s %s", flask.request.method, flask.request.path,
+                  exc_info=error)  # fmt: skip
+        status, message = 500, "internal error"
+    response = flask.jsonify(ProxyError(status, str(message)).body())
+    response.status_code = status
+    allow = error.get_response().headers.get("Allow") if isinstance(error, HTTPException) else None
+    if allow:
+        response.headers["Allow"] = allow
+    if status in (408, 413):
+        response.headers["Connection"] = "close"  # the rest of the body is not read
+    return response
 
 
 def prepare_to_serve(app: flask.Flask) -> None:
