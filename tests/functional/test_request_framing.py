@@ -5,6 +5,7 @@ the proxy's error shape; framing refusals close the connection."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import selectors
 import socket
@@ -148,10 +149,8 @@ def test_a_body_that_trickles_past_its_deadline_is_a_408(proxy):
             except OSError:
                 break
             sock.setblocking(False)
-            try:
+            with contextlib.suppress(BlockingIOError):
                 answer += sock.recv(65536)
-            except BlockingIOError:
-                pass
             sock.setblocking(True)
             if answer:
                 break
