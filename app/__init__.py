@@ -108,6 +108,7 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
 
 def _setup_proxy(app: flask.Flask, container: Container) -> None:
     from app.admin import health
+    from app.counters.reseed import ReseedingCounters
     from app.events import EventBus
     from app.proxy import views
     from app.proxy.runtime import build_runtime
@@ -122,7 +123,10 @@ def _setup_proxy(app: flask.Flask, container: Container) -> None:
     )
     bus.start()
     container.runtime["events"] = bus
-    container.runtime["proxy"] = build_runtime(settings, container.db, bus)
+    runtime = build_runtime(settings, container.db, bus)
+    # Cost windows a counter backend lost (or never had) are rebuilt from the events first.
+    runtime.counters = ReseedingCounters(runtime.counters, EventRepository(container.db))
+    container.runtime["proxy"] = runtime
     app.register_blueprint(health.blp)
     app.register_blueprint(views.blp)
     app.register_error_handler(Exception, _proxy_error)

@@ -11,7 +11,14 @@ import logging
 import time
 from dataclasses import dataclass
 
-from app.counters.base import CostLimit, CountersUnavailable, Denial, LimitCounters, RateLimit
+from app.counters.base import (
+    CostLimit,
+    CountersUnavailable,
+    Denial,
+    LimitCounters,
+    RateLimit,
+    Unseeded,
+)
 from app.domain.entities import Limits
 from app.errors import ProxyError
 from app.providers.base import Usage
@@ -126,6 +133,8 @@ def reserve(
             estimate = max(estimate, _audio_estimate(ctx, pricer))
     try:
         outcome = counters.admit(rates, costs, estimate, time.time())
+        if isinstance(outcome, Unseeded):  # app.counters.reseed seeds them; never seen behind it
+            raise CountersUnavailable(f"the counter of {outcome.limit.scope} is not seeded")
     except CountersUnavailable as exc:
         if not fail_open.admits(bool(costs)):
             raise ProxyError(503, "limits cannot be checked right now; try again shortly") from exc

@@ -151,6 +151,19 @@ class EventRepository:
         )
         return int(rows[0]["total"])
 
+    def spend_micros(self, key_id: str, start: int | None, end: int | None) -> int:
+        """The key's spend between `start` (inclusive) and `end` (exclusive) unix seconds; None
+        leaves a side open. What cost counters are rebuilt from (app/counters/reseed.py)."""
+        sql = "SELECT COALESCE(SUM(cost_micros), 0) AS total FROM events WHERE key_id = %s"
+        params: list[Any] = [key_id]
+        if start is not None:
+            sql += " AND created_at >= %s"
+            params.append(start)
+        if end is not None:
+            sql += " AND created_at < %s"
+            params.append(end)
+        return int(self._db.query(sql, params)[0]["total"])
+
     def count(self, selection: EventFilter) -> int:
         where, params = where_clause(self._db, selection)
         return int(self._db.query(f"SELECT COUNT(*) AS n FROM events e{where}", params)[0]["n"])
