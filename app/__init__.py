@@ -126,6 +126,7 @@ def _setup_proxy(app: flask.Flask, container: Container) -> None:
     runtime = build_runtime(settings, container.db, bus)
     # Cost windows a counter backend lost (or never had) are rebuilt from the events first.
     runtime.counters = ReseedingCounters(runtime.counters, EventRepository(container.db))
+    runtime.pricer.reserve_max_output = settings.cost_estimate_output == "max"
     container.runtime["proxy"] = runtime
     app.register_blueprint(health.blp)
     app.register_blueprint(views.blp)

@@ -64,6 +64,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "Admit requests when Redis is down and only rate limits apply.",
     ),
     "COST_LIMIT_FAIL_OPEN": ("false", "Admit requests when Redis is down and cost limits apply."),
+    "COST_ESTIMATE_OUTPUT": (
+        "max",
+        "Reserve a request without max_tokens at the model's maximum output ('max', a hard cap) "
+        "or at its prompt only ('bound', lighter).",
+    ),
     "LOG_LEVEL": ("INFO", "Python log level."),
 }
 
@@ -106,6 +111,7 @@ class Settings:
     admin_max_body_bytes: int = 1_048_576
     rate_limit_fail_open: bool = True
     cost_limit_fail_open: bool = False
+    cost_estimate_output: str = "max"
     log_level: str = "INFO"
 
     @property
@@ -161,6 +167,7 @@ class Settings:
             admin_max_body_bytes=reader.positive_int("ADMIN_MAX_BODY_BYTES"),
             rate_limit_fail_open=reader.boolean("RATE_LIMIT_FAIL_OPEN"),
             cost_limit_fail_open=reader.boolean("COST_LIMIT_FAIL_OPEN"),
+            cost_estimate_output=reader.choice("COST_ESTIMATE_OUTPUT", ("max", "bound")),
             log_level=reader.choice(
                 "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), upper=True
             ),

@@ -15,13 +15,22 @@ from app.providers.pricing import PriceTable
 from app.providers.tokens import TokenCounter
 
 PRICED_KINDS = frozenset({"chat", "completions", "embeddings", "speech", "transcription", "image"})
+# The request fields that bound a generation's output, by API: Chat Completions (new and legacy
+# name), Anthropic Messages and Completions, and the Responses API.
+OUTPUT_BOUND_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
+_GENERATING_KINDS = frozenset({"chat", "completions"})
 # Above this size the prompt is estimated from its length instead of tokenized on the hub.
 MAX_TOKENIZED_BODY = 64 * 1024
 
 
 class Pricer:
-    def __init__(self, tokens: TokenCounter) -> None:
+    """Prices and estimates requests. `reserve_max_output` (`COST_ESTIMATE_OUTPUT=max`, the
+    default): a generation without an output bound is estimated at the model's maximum output, so
+    concurrent requests can never take spend past a limit; off (`bound`), only at its bound."""
+
+    def __init__(self, tokens: TokenCounter, reserve_max_output: bool = True) -> None:
         self.tokens = tokens
+        self.reserve_max_output = reserve_max_output
         self._cost_maps: dict[tuple[str, int], pricing.CostMap] = {}
 
     def cost_map(self, setting: ProviderSetting | None) -> pricing.CostMap | None:
@@ -76,16 +85,27 @@ class Pricer:
         self, operation: Operation, model: str, body: dict[str, Any] | None, raw_size: int,
         setting: ProviderSetting | None, table: PriceTable,
     ) -> int:  # fmt: skip
-        """The reservation for a request: counted prompt tokens plus its max output tokens."""
+        """The reservation for a request: counted prompt tokens plus its output bound, or the
+        model's maximum output when it sets none (see `reserve_max_output`)."""
         if operation.kind not in PRICED_KINDS or not model:
             return 0
         usage = Usage(prompt_tokens=self.prompt_tokens(operation, model, body, raw_size))
         if body is not None:
-            limit = body.get("max_completion_tokens") or body.get("max_tokens") or 0
-            usage.completion_tokens = limit if isinstance(limit, int) and limit > 0 else 0
+            usage.completion_tokens = self.reserved_output(operation, model, body, table)
             if operation.kind == "speech" and isinstance(body.get("input"), str):
                 usage.characters = len(body["input"])
         return self.cost(operation, model, usage, setting, body, table)
+
+    def reserved_output(
+        self, operation: Operation, model: str, body: dict[str, Any], table: PriceTable
+    ) -> int:
+        """Output tokens the estimate counts: the request's bound, else the model's maximum."""
+        bound = output_bound(body)
+        if bound is not None:
+            return bound
+        if operation.kind in _GENERATING_KINDS and self.reserve_max_output:
+            return pricing.max_output_tokens(model, table=table) or 0
+        return 0
 
     def prompt_tokens(
         self, operation: Operation, model: str, body: dict[str, Any] | None, raw_size: int
@@ -109,3 +129,12 @@ class Pricer:
 
     def completion_tokens(self, model: str, parts: list[str]) -> int:
         return self.tokens.count_text(model, "".join(parts)) if parts else 0
+
+
+def output_bound(body: dict[str, Any]) -> int | None:
+    """The output bound a request sets (the first positive integer of OUTPUT_BOUND_FIELDS)."""
+    for name in OUTPUT_BOUND_FIELDS:
+        value = body.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None

@@ -24,6 +24,7 @@ from app.errors import ProxyError
 from app.providers.base import Usage
 from app.providers.costs import Pricer
 from app.proxy.context import RequestContext
+from app.proxy.output_hint import unbounded_output_hint
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +143,23 @@ def reserve(
         return
     fail_open.counters_answered()
     if isinstance(outcome, Denial):
-        raise _denial_error(outcome, ctx)
+        error = _denial_error(outcome, ctx)
+        if isinstance(outcome.limit, CostLimit):
+            error.message += _output_hint(ctx, counters, pricer, outcome.limit)
+        raise error
     ctx.reservation = outcome
+
+
+def _output_hint(ctx: RequestContext, counters: LimitCounters, pricer: Pricer,
+                 limit: CostLimit) -> str:  # fmt: skip
+    """app/proxy/output_hint.py: the max_tokens that would fit, when the output bound is why."""
+    assert ctx.route is not None and ctx.adapter is not None
+    try:
+        left = max(0, limit.limit_micros - counters.spend(limit, time.time()))
+    except CountersUnavailable:
+        return ""
+    return unbounded_output_hint(pricer, ctx.route.operation, ctx.model, ctx.parsed,
+                                 len(ctx.request.body), ctx.setting, ctx.adapter.prices, left)  # fmt: skip
 
 
 def settle(ctx: RequestContext, counters: LimitCounters, actual_micros: int) -> None:

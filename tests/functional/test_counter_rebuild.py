@@ -11,7 +11,7 @@ from tests.functional.private_services import PrivateRedis
 from tests.functional.proxy_env import running_proxy
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
-CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 20}
 
 
 def _call(env, key: str) -> requests.Response:
