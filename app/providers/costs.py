@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import gevent
+
 from app.domain.entities import ProviderSetting
 from app.providers import pricing
 from app.providers.base import Operation, Usage
@@ -21,6 +23,9 @@ OUTPUT_BOUND_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens
 _GENERATING_KINDS = frozenset({"chat", "completions"})
 # Above this size the prompt is estimated from its length instead of tokenized on the hub.
 MAX_TOKENIZED_BODY = 64 * 1024
+# A streamed answer counted locally is tokenized in slices of this many characters (about 5 ms of
+# the hub each), other greenlets running in between.
+COUNT_SLICE_CHARS = 64 * 1024
 
 
 class Pricer:
@@ -128,7 +133,14 @@ class Pricer:
         return 0
 
     def completion_tokens(self, model: str, parts: list[str]) -> int:
-        return self.tokens.count_text(model, "".join(parts)) if parts else 0
+        """Tokens of a streamed answer whose upstream reported no usage; a long one is counted in
+        slices with the hub free in between (`COUNT_SLICE_CHARS`)."""
+        if not parts:
+            return 0
+        text = "".join(parts)
+        if len(text) <= COUNT_SLICE_CHARS:
+            return self.tokens.count_text(model, text)
+        return self.tokens.count_text_in_slices(model, text, COUNT_SLICE_CHARS, gevent.sleep)
 
 
 def output_bound(body: dict[str, Any]) -> int | None:

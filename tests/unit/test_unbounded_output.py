@@ -87,3 +87,14 @@ def test_the_hint_names_the_bound_only_when_the_output_is_the_reason(pricer):
     assert unbounded_output_hint(pricer, CHAT, "gpt-4o-mini", bounded, 40, None, TABLE, 2_000) == ""
     assert unbounded_output_hint(pricer, CHAT, "gpt-4o-mini", body, 40, None, TABLE, 0) == ""
     assert unbounded_output_hint(pricer, CHAT, "my-vllm", body, 40, None, TABLE, 2_000) == ""
+
+
+def test_a_long_streamed_answer_is_counted_in_slices_close_to_the_exact_count(pricer):
+    parts = ["hello world, " * 40, "Ünïcödé text and émojis 🙂 " * 30] * 300  # 400,000 characters
+    exact = pricer.tokens.count_text("gpt-4o-mini", "".join(parts))
+    pauses = []
+    sliced = pricer.tokens.count_text_in_slices("gpt-4o-mini", "".join(parts), 64 * 1024,
+                                                lambda: pauses.append(1))  # fmt: skip
+    assert len(pauses) >= 6  # the hub was let go between slices
+    assert abs(sliced - exact) <= len(pauses)
+    assert pricer.completion_tokens("gpt-4o-mini", parts) == sliced
