@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck migrate bench bench-events clean
+.PHONY: run test test-fast lint typecheck migrate bench bench-events clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ typecheck: $(STAMP)
 
 test: $(STAMP) lint typecheck
 	$(BIN)/pytest
+
+# The fast lane (under a minute): unit, contract on SQLite and the memory counters, and the
+# in-process proxy (tests/inproc); no PostgreSQL, Redis or gunicorn. `make test` runs everything.
+test-fast: $(STAMP)
+	$(BIN)/pytest -q tests/unit tests/contract tests/inproc -m "not postgres and not redis and not slow"
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

@@ -56,6 +56,16 @@ def _gevent_worker_with_keepalive():
     from gunicorn.workers.ggevent import GeventPyWSGIWorker
 
     class GeventWorker(GeventPyWSGIWorker):
+        def handle_exit(self, sig, frame):
+            # A graceful stop: streams still running when the grace period is nearly over are
+            # cut by the app itself, with their events, before the arbiter kills the worker.
+            super().handle_exit(sig, frame)
+            cut = getattr(self.wsgi, "cut_streams", None)
+            if callable(cut):
+                import gevent
+
+                gevent.spawn_later(_stream_cut_after(self.cfg.graceful_timeout), cut)
+
         def load_wsgi(self):
             from app.serving import client_handler
 
@@ -90,6 +100,17 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 
 
+def _drain_budget(grace_s):
+    """Seconds the worker keeps for storing (or journaling) queued events at its exit."""
+    return min(max(1.0, grace_s / 3), 5.0)
+
+
+def _stream_cut_after(grace_s):
+    """When, after a graceful stop began, the streams still in flight are cut: early enough that
+    their events are drained within the grace period."""
+    return max(0.0, grace_s - _drain_budget(grace_s) - 0.5)
+
+
 def when_ready(server):
     if _role == "admin" and not os.environ.get("ADMIN_PASS"):
         server.log.warning(
@@ -120,4 +141,4 @@ def worker_exit(server, worker):
     # arbiter kills the worker (whatever was journaled survives that).
     shutdown = getattr(worker.wsgi, "shutdown", None)
     if callable(shutdown):
-        shutdown(max(1.0, graceful_timeout / 3))
+        shutdown(_drain_budget(graceful_timeout))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app import create_app, prepare_to_serve, shutdown
+from app import create_app, cut_streams, prepare_to_serve, shutdown
 
 
 class _LazyApp:
@@ -24,6 +24,11 @@ class _LazyApp:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         return (self._app or self.load())(environ, start_response)
+
+    def cut_streams(self) -> None:
+        """Called when the grace period is nearly over (gunicorn.conf.py)."""
+        if self._app is not None:
+            cut_streams(self._app)
 
     def shutdown(self, timeout_s: float = 10.0) -> None:
         """Called by gunicorn's worker_exit hook: drain queued events before the process ends."""

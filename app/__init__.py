@@ -13,7 +13,7 @@ import flask
 from werkzeug.exceptions import HTTPException
 
 from app.config import Settings
-from app.container import Container
+from app.container import Container, ProxyContainer
 from app.errors import AdminError, ProxyError, ServiceUnavailable
 from app.storage.database import Database, StorageError
 from app.storage.factory import open_database
@@ -32,12 +32,13 @@ def create_app(
     )
     app = flask.Flask(f"bricksllm.{role}")
     app.config["MAX_CONTENT_LENGTH"] = 100 * 1024 * 1024
-    container = Container.build(settings, db or open_database(settings))
-    app.extensions["bricks"] = container
+    database = db or open_database(settings)
     if role == "admin":
+        container = Container.build(settings, database)
+        app.extensions["bricks"] = container
         _setup_admin(app, container)
     else:
-        _setup_proxy(app, container)
+        app.extensions["bricks"] = _setup_proxy(app, settings, database)
     return app
 
 
@@ -48,8 +49,10 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
         events,
         health,
         keys,
+        policies,
         provider_settings,
         reporting,
+        routes,
         users,
     )
     from app.admin.api import AdminApi
@@ -75,7 +78,9 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
         custom_providers.blp,
         events.blp,
         users.blp,
+        policies.blp,
         reporting.blp,
+        routes.blp,
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
@@ -87,7 +92,7 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
         retention = EventRetention(
             EventRepository(container.db), container.settings.event_retention_days
         )
-        container.runtime["retention"] = retention.start()
+        container.retention = retention.start()
     app.register_blueprint(docs_assets.blp)
     admin_pass = container.settings.admin_pass
     max_body = container.settings.admin_max_body_bytes
@@ -106,7 +111,7 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
         return unavailable.body(flask.request.path), unavailable.status
 
 
-def _setup_proxy(app: flask.Flask, container: Container) -> None:
+def _setup_proxy(app: flask.Flask, settings: Settings, db: Database) -> ProxyContainer:
     from app.admin import health
     from app.counters.reseed import ReseedingCounters
     from app.events import EventBus
@@ -114,23 +119,22 @@ def _setup_proxy(app: flask.Flask, container: Container) -> None:
     from app.proxy.runtime import build_runtime
     from app.storage.events import EventRepository
 
-    settings = container.settings
     bus = EventBus(
-        EventRepository(container.db),
+        EventRepository(db),
         consumers=settings.number_of_event_message_consumers,
         queue_size=settings.event_queue_size,
         journal_dir=settings.event_journal_dir,
     )
     bus.start()
-    container.runtime["events"] = bus
-    runtime = build_runtime(settings, container.db, bus)
+    runtime = build_runtime(settings, db, bus)
     # Cost windows a counter backend lost (or never had) are rebuilt from the events first.
-    runtime.counters = ReseedingCounters(runtime.counters, EventRepository(container.db))
+    runtime.counters = ReseedingCounters(runtime.counters, EventRepository(db))
     runtime.pricer.reserve_max_output = settings.cost_estimate_output == "max"
-    container.runtime["proxy"] = runtime
+    container = ProxyContainer(settings, db, bus, runtime)
     app.register_blueprint(health.blp)
     app.register_blueprint(views.blp)
     app.register_error_handler(Exception, _proxy_error)
+    return container
 
 
 def _proxy_error(error: Exception) -> Any:
@@ -161,26 +165,36 @@ def prepare_to_serve(app: flask.Flask) -> None:
     vocabulary, 25-50 ms in the middle of some request (the p99 of every latency run). Only what
     lives as long as the process is loaded at this point.
     """
-    proxy = app.extensions["bricks"].runtime.get("proxy")
-    if proxy is not None:
+    container = app.extensions["bricks"]
+    if isinstance(container, ProxyContainer):
         from app.providers.tokens import O200K_BASE
 
-        proxy.pricer.tokens.preload((O200K_BASE,))
+        container.proxy.pricer.tokens.preload((O200K_BASE,))
     gc.freeze()
+
+
+def cut_streams(app: flask.Flask) -> int:
+    """End the proxy's streams still in flight (each with an error event and its own event row),
+    so that a shutdown records them before the grace period runs out; how many were cut."""
+    container = app.extensions["bricks"]
+    if not isinstance(container, ProxyContainer):
+        return 0
+    cut = container.proxy.streams.cut_all()
+    if cut:
+        log.warning("shutting down: %d streams still in flight were cut and recorded", cut)
+    return cut
 
 
 def shutdown(app: flask.Flask, timeout_s: float = 10.0) -> bool:
     """Stop the background loops and drain what the app still holds (queued events); True when
     nothing was lost."""
-    container: Container = app.extensions["bricks"]
-    retention = container.runtime.get("retention")
-    if retention is not None:
-        retention.stop()
-    proxy = container.runtime.get("proxy")
-    if proxy is not None:
-        proxy.snapshot.stop()
-    bus = container.runtime.get("events")
-    drained = bus.drain(timeout_s) if bus is not None else True
+    container: Container | ProxyContainer = app.extensions["bricks"]
+    if isinstance(container, Container):
+        if container.retention is not None:
+            container.retention.stop()
+        return True
+    container.proxy.snapshot.stop()
+    drained = container.events.drain(timeout_s)
     if not drained:
         log.error("events could not all be stored or journaled at shutdown")
     return bool(drained)

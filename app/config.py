@@ -13,11 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from app.domain.durations import DurationError, parse_duration
-
-
-class ConfigError(ValueError):
-    """An environment variable holds a value the gateway cannot use."""
-
+from app.errors import ConfigError as ConfigError  # re-exported: raised here
 
 # name -> (default, one line of documentation). The README's table is generated from the same words.
 VARIABLES: dict[str, tuple[str, str]] = {
@@ -70,6 +66,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "or at its prompt only ('bound', lighter).",
     ),
     "LOG_LEVEL": ("INFO", "Python log level."),
+    "GUNICORN_WORKER_CONNECTIONS": (
+        "2000",
+        "Client connections per proxy worker; also the upstream pool's size per origin.",
+    ),
 }
 
 
@@ -113,6 +113,7 @@ class Settings:
     cost_limit_fail_open: bool = False
     cost_estimate_output: str = "max"
     log_level: str = "INFO"
+    gunicorn_worker_connections: int = 2000
 
     @property
     def uses_postgres(self) -> bool:
@@ -171,6 +172,7 @@ class Settings:
             log_level=reader.choice(
                 "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), upper=True
             ),
+            gunicorn_worker_connections=reader.positive_int("GUNICORN_WORKER_CONNECTIONS"),
         )
 
 

@@ -1,6 +1,10 @@
 """The gateway's errors and how each becomes an HTTP response, in one place.
 
     GatewayError
+    ├── ConfigError                an environment variable the gateway cannot use (start-up stops)
+    ├── StorageError               the database failed or could not be reached
+    │   └── UniqueViolation        a write broke a uniqueness rule (the admin API answers 400)
+    ├── CountersUnavailable        the rate/spend counters (Redis) did not answer in time
     ├── AdminError                 admin API: {"type", "title", "status", "detail", "instance"}
     │   ├── BadRequest      400    validation, malformed JSON, unknown references, duplicates
     │   ├── Unauthorized    401    missing or wrong X-API-KEY
@@ -11,7 +15,14 @@
     │   └── ServiceUnavailable 503 the database cannot be reached; nothing was changed
     └── ProxyError                 proxy: {"error": {"code", "message": "[BricksLLM] ...", "type"}}
         (status and type per instance: 400 invalid_request, 401 authentication, 403 permission,
-         404 route not supported, 429 rate/cost limit, 502/504 upstream, 503 dependency down)
+         404 route not supported, 429 rate/cost limit, 503 dependency down)
+        └── UpstreamError   502    the upstream gave no usable answer
+            ├── UpstreamTimeout     504  no answer within the deadline        (a route may retry)
+            ├── UpstreamUnreachable 502  connect failed, reset, closed early  (a route may retry)
+            └── UpstreamRefused     502  the address is forbidden (SSRF guard) (never retried)
+
+`ProxyError.body()` is the one mapping of a proxy error to HTTP; `retryable` says whether a route
+may try the call again (on this or another step).
 
 No message carries a key or a secret: callers pass ids and field names, never credentials.
 """
@@ -23,6 +34,22 @@ from typing import Any
 
 class GatewayError(Exception):
     status = 500
+
+
+class ConfigError(GatewayError, ValueError):
+    """An environment variable holds a value the gateway cannot use."""
+
+
+class StorageError(GatewayError):
+    """The database failed or could not be reached."""
+
+
+class UniqueViolation(StorageError):
+    """A write would break a uniqueness rule (duplicate id, name...)."""
+
+
+class CountersUnavailable(GatewayError):
+    """The counter backend is unreachable or did not answer in time."""
 
 
 class AdminError(GatewayError):
@@ -95,6 +122,8 @@ def admin_error_body(
 class ProxyError(GatewayError):
     """An error the gateway itself answers on the proxy port, in OpenAI's error shape."""
 
+    retryable = False
+
     def __init__(
         self, status: int, message: str, error_type: str = "", retry_after: int | None = None
     ):
@@ -127,3 +156,25 @@ _DEFAULT_TYPES = {
     503: "service_unavailable",
     504: "upstream_timeout",
 }
+
+
+class UpstreamError(ProxyError):
+    """The upstream gave no usable answer; the message names what happened, never a secret."""
+
+    def __init__(self, message: str, status: int = 502) -> None:
+        super().__init__(status, message)
+
+
+class UpstreamTimeout(UpstreamError):
+    retryable = True
+
+    def __init__(self, message: str = "upstream did not answer in time") -> None:
+        super().__init__(message, 504)
+
+
+class UpstreamUnreachable(UpstreamError):
+    retryable = True
+
+
+class UpstreamRefused(UpstreamError):
+    """The upstream's address is refused by the SSRF guard (metadata, link-local): never retried."""

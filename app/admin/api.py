@@ -72,23 +72,25 @@ class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
     ARGUMENTS_PARSER = AdminParser()
 
 
-def flatten_messages(messages: Any, prefix: str = "") -> list[str]:
-    """marshmallow's nested messages as `field.sub: message` lines, without webargs' location key."""
+def flatten_messages(messages: Any, prefix: str = "", *, located: bool = True) -> list[str]:
+    """marshmallow's nested messages as `field.sub: message` lines, without webargs' location key
+    (the outermost level only: a body field may itself be called `path` or `query`)."""
     if isinstance(messages, dict):
         lines: list[str] = []
         for name, inner in messages.items():
-            if not prefix and name in ("json", "query", "form", "path", "view_args"):
-                lines += flatten_messages(inner, "")
+            if located and name in ("json", "query", "form", "path", "view_args"):
+                lines += flatten_messages(inner, "", located=False)
                 continue
             label = "body" if name == "_schema" else str(name)
-            lines += flatten_messages(inner, f"{prefix}.{label}" if prefix else label)
+            path = f"{prefix}.{label}" if prefix else label
+            lines += flatten_messages(inner, path, located=False)
         return lines
     if isinstance(messages, list):
         if all(isinstance(m, str) for m in messages):
             return [f"{prefix}: {' '.join(messages)}" if prefix else " ".join(messages)]
         lines = []
         for inner in messages:
-            lines += flatten_messages(inner, prefix)
+            lines += flatten_messages(inner, prefix, located=False)
         return lines
     return [f"{prefix}: {messages}" if prefix else str(messages)]
 

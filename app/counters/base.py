@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from app.domain.windows import TOTAL_WINDOW, seconds_until_window_end, window_end, window_id
+from app.errors import CountersUnavailable as CountersUnavailable  # re-exported: raised here
 
 DEFAULT_RESERVATION_TTL_S = 900.0
 
@@ -72,10 +73,6 @@ class Unseeded:
     `seed` it and admit again (`app/counters/reseed.py` does)."""
 
     limit: CostLimit
-
-
-class CountersUnavailable(Exception):
-    """The counter backend is unreachable or did not answer in time."""
 
 
 class LimitCounters(Protocol):

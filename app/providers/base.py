@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
 from app.domain.entities import ProviderSetting
@@ -18,11 +19,32 @@ from app.providers.pricing import NO_PRICES, PriceTable
 RouteSpec = tuple[str, str, str]
 
 
+class OperationKind(StrEnum):
+    """What a proxied path does, as far as pricing and usage go. Adapters' route tables name kinds
+    by these values; OTHER is never priced (files, models, assistants...)."""
+
+    CHAT = "chat"
+    COMPLETIONS = "completions"
+    EMBEDDINGS = "embeddings"
+    SPEECH = "speech"
+    TRANSCRIPTION = "transcription"
+    IMAGE = "image"
+    OTHER = "other"
+
+    @property
+    def produces_text(self) -> bool:
+        """Chat and completions answer with text the gateway can count when usage is missing."""
+        return self in (OperationKind.CHAT, OperationKind.COMPLETIONS)
+
+
+PRICED_KINDS = frozenset(kind for kind in OperationKind if kind is not OperationKind.OTHER)
+
+
 @dataclass(frozen=True)
 class Operation:
     """What a proxied path does, as far as pricing and usage are concerned."""
 
-    kind: str  # "chat", "completions", "embeddings", "speech", "transcription", "image", "other"
+    kind: OperationKind
     upstream_path: str  # the path after the provider prefix, e.g. "/v1/chat/completions"
 
 

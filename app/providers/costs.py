@@ -12,15 +12,13 @@ import gevent
 
 from app.domain.entities import ProviderSetting
 from app.providers import pricing
-from app.providers.base import Operation, Usage
+from app.providers.base import PRICED_KINDS, Operation, OperationKind, Usage
 from app.providers.pricing import PriceTable
 from app.providers.tokens import TokenCounter
 
-PRICED_KINDS = frozenset({"chat", "completions", "embeddings", "speech", "transcription", "image"})
 # The request fields that bound a generation's output, by API: Chat Completions (new and legacy
 # name), Anthropic Messages and Completions, and the Responses API.
 OUTPUT_BOUND_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
-_GENERATING_KINDS = frozenset({"chat", "completions"})
 # Above this size the prompt is estimated from its length instead of tokenized on the hub.
 MAX_TOKENIZED_BODY = 64 * 1024
 # A streamed answer counted locally is tokenized in slices of this many characters (about 5 ms of
@@ -63,22 +61,22 @@ class Pricer:
         cost_map = self.cost_map(setting)
         kind = operation.kind
         result: int | None = 0
-        if kind in ("chat", "completions"):
+        if kind.produces_text:
             result = pricing.chat_cost_micros(
                 model, usage.prompt_tokens, usage.completion_tokens, usage.cached_prompt_tokens,
                 cost_map=cost_map, table=table, cache_write_tokens=usage.cache_write_tokens,
             )  # fmt: skip
-        elif kind == "embeddings":
+        elif kind is OperationKind.EMBEDDINGS:
             result = pricing.embedding_cost_micros(
                 model, usage.prompt_tokens, cost_map=cost_map, table=table
             )
-        elif kind == "speech":
+        elif kind is OperationKind.SPEECH:
             result = pricing.speech_cost_micros(model, usage.characters, table=table)
-        elif kind == "transcription":
+        elif kind is OperationKind.TRANSCRIPTION:
             result = pricing.audio_transcription_cost_micros(
                 model, usage.audio_seconds, table=table
             )
-        elif kind == "image" and body is not None:
+        elif kind is OperationKind.IMAGE and body is not None:
             count = body.get("n")
             n = count if isinstance(count, int) else 1
             result = pricing.image_cost_micros(
@@ -97,7 +95,7 @@ class Pricer:
         usage = Usage(prompt_tokens=self.prompt_tokens(operation, model, body, raw_size))
         if body is not None:
             usage.completion_tokens = self.reserved_output(operation, model, body, table)
-            if operation.kind == "speech" and isinstance(body.get("input"), str):
+            if operation.kind is OperationKind.SPEECH and isinstance(body.get("input"), str):
                 usage.characters = len(body["input"])
         return self.cost(operation, model, usage, setting, body, table)
 
@@ -108,7 +106,7 @@ class Pricer:
         bound = output_bound(body)
         if bound is not None:
             return bound
-        if operation.kind in _GENERATING_KINDS and self.reserve_max_output:
+        if operation.kind.produces_text and self.reserve_max_output:
             return pricing.max_output_tokens(model, table=table) or 0
         return 0
 
@@ -119,16 +117,16 @@ class Pricer:
             return 0
         if raw_size > MAX_TOKENIZED_BODY:
             return raw_size // 3
-        if operation.kind == "chat":
+        if operation.kind is OperationKind.CHAT:
             messages = body.get("messages")
             messages = messages if isinstance(messages, list) else []
             system = body.get("system")  # Anthropic keeps the system prompt beside the messages
             if system:
                 messages = [{"role": "system", "content": system}, *messages]
             return self.tokens.count_chat_prompt(model, messages, body.get("tools"))
-        if operation.kind == "completions":
+        if operation.kind is OperationKind.COMPLETIONS:
             return self.tokens.count_completion_prompt(model, body.get("prompt", ""))
-        if operation.kind == "embeddings":
+        if operation.kind is OperationKind.EMBEDDINGS:
             return self.tokens.count_embedding_input(model, body.get("input", ""))
         return 0
 

@@ -28,7 +28,7 @@ import pygjson
 
 from app.domain.custom_providers import RouteConfig
 from app.domain.entities import CustomProvider, ProviderSetting
-from app.providers.base import AdapterDefaults, Operation, StreamState, Usage
+from app.providers.base import AdapterDefaults, Operation, OperationKind, StreamState, Usage
 from app.providers.openai import STREAM_ERROR
 from app.providers.tokens import TokenCounter
 
@@ -134,7 +134,7 @@ class CustomAdapter(AdapterDefaults):
     @property
     def operation(self) -> Operation:
         # "chat": priced as prompt and completion tokens, so the setting's costMap prices it.
-        return Operation(kind="chat", upstream_path=self.route.path)
+        return Operation(kind=OperationKind.CHAT, upstream_path=self.route.path)
 
     @property
     def prompt_tokens(self) -> int:

@@ -9,7 +9,14 @@ import orjson
 
 from app.domain.entities import ProviderSetting
 from app.providers import pricing, sse
-from app.providers.base import AdapterDefaults, Operation, RouteSpec, StreamState, Usage
+from app.providers.base import (
+    AdapterDefaults,
+    Operation,
+    OperationKind,
+    RouteSpec,
+    StreamState,
+    Usage,
+)
 
 STREAM_ERROR = (
     b'data: {"error":{"code":"502","message":"[BricksLLM] upstream stream ended early",'
@@ -67,7 +74,7 @@ class OpenAICompatibleAdapter(AdapterDefaults):
         return orjson.dumps(patched), True
 
     def usage_from_body(self, operation: Operation, parsed: dict[str, Any]) -> Usage | None:
-        if operation.kind == "transcription":
+        if operation.kind is OperationKind.TRANSCRIPTION:
             seconds = _reported_seconds(parsed)
             if seconds is not None:  # whisper is priced by the second
                 return Usage(audio_seconds=seconds, source="provider")

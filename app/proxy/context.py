@@ -1,19 +1,27 @@
-"""The typed state one proxied request carries through the stages, and what the proxy answers."""
+"""The typed state one proxied request carries through the stages, and what the proxy answers.
+
+`RequestContext` holds what the stages learn before the outgoing call exists (the endpoint, the
+key, the body's model and user); everything after authorization reads the immutable
+`OutgoingCall` (outgoing.py) instead. The event row is built from both at the end (event_row.py).
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from app.counters.base import Reservation
-from app.domain.entities import Key, ProviderSetting, User
-from app.domain.events import Event
+from app.domain.entities import Key, User
 from app.errors import ProxyError
 from app.providers.audio import audio_seconds
-from app.providers.base import ProviderAdapter, Usage
-from app.proxy.routes import RouteMatch
+from app.providers.base import ProviderAdapter
+from app.proxy.endpoints import Endpoint
+from app.services.clock import new_id
+
+if TYPE_CHECKING:
+    from app.proxy.outgoing import OutgoingCall
 
 
 @dataclass(frozen=True)
@@ -42,18 +50,24 @@ class ProxyResponse:
 
 @dataclass
 class RequestContext:
+    """What is known of one request so far. Stages fill it in order; None means "not reached"."""
+
     request: ProxyRequest
-    event: Event
+    now: float  # unix seconds when the request arrived (the runtime's clock)
+    event_id: str = field(default_factory=new_id)
     started: float = field(default_factory=time.monotonic)
-    route: RouteMatch | None = None
+    endpoint: Endpoint | None = None
+    adapter: ProviderAdapter | None = None
     key: Key | None = None
     user: User | None = None  # the client's user the request is bound to, if any
-    setting: ProviderSetting | None = None
-    adapter: ProviderAdapter | None = None
-    parsed: dict[str, Any] | None = None
-    model: str = ""
+    parsed: dict[str, Any] | None = None  # the client's JSON body, parsed once (read_body)
+    model: str = ""  # the model the body (or path) asks for
+    user_id: str = ""  # the user the body names
+    call: OutgoingCall | None = None  # what goes upstream, once authorized
+    route_id: str = ""  # the failover route called, if any
+    policy_id: str = ""  # the key's policy, once it was applied
+    policy_action: str = ""  # what it did: allowed, warned, redacted or blocked
     reservation: Reservation | None = None
-    usage: Usage | None = None
 
     _upload_read: bool = field(default=False, repr=False)
     _upload_seconds: float | None = field(default=None, repr=False)
@@ -67,12 +81,12 @@ class RequestContext:
             self._upload_seconds = audio_seconds(upload) if upload is not None else None
         return self._upload_seconds
 
+    @property
+    def created_at(self) -> int:
+        return int(self.now)
+
     def elapsed_ms(self) -> int:
         return int((time.monotonic() - self.started) * 1000)
-
-    @property
-    def wants_stream(self) -> bool:
-        return bool(self.parsed and self.parsed.get("stream") is True)
 
 
 def error_response(error: ProxyError) -> ProxyResponse:

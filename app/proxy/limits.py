@@ -1,4 +1,4 @@
-"""Stage 3: rate and spend limits, checked and reserved atomically before the call.
+"""Stage 6: rate and spend limits, checked and reserved atomically before the call.
 
 Redis down: rate-only requests fail open and requests under a cost limit fail closed (503), both
 configurable; requests admitted without their limits are logged and counted (`FailOpen`). A model
@@ -8,7 +8,7 @@ without a price is refused (400) only when a cost limit must be enforced.
 from __future__ import annotations
 
 import logging
-import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.counters.base import (
@@ -19,11 +19,12 @@ from app.counters.base import (
     RateLimit,
     Unseeded,
 )
-from app.domain.entities import Limits
+from app.domain.entities import Limits, User
 from app.errors import ProxyError
-from app.providers.base import Usage
+from app.providers.base import OperationKind, Usage
 from app.providers.costs import Pricer
 from app.proxy.context import RequestContext
+from app.proxy.outgoing import OutgoingCall
 from app.proxy.output_hint import unbounded_output_hint
 
 log = logging.getLogger(__name__)
@@ -68,9 +69,10 @@ def limits_of(scope: str, limits: Limits) -> tuple[list[RateLimit], list[CostLim
     return rates, costs
 
 
-def _denial_error(denial: Denial, ctx: RequestContext) -> ProxyError:
+def _denial_error(denial: Denial, call: OutgoingCall) -> ProxyError:
     limit = denial.limit
-    who = f"user {ctx.user.user_id}" if ctx.user and limit.scope == _user_scope(ctx) else "key"
+    user = call.user
+    who = f"user {user.user_id}" if user and limit.scope == _user_scope(user) else "key"
     if isinstance(limit, RateLimit):
         message = f"{who} rate limit exceeded: {limit.limit} requests per {limit.unit}"
     elif limit.unit is None:
@@ -80,60 +82,57 @@ def _denial_error(denial: Denial, ctx: RequestContext) -> ProxyError:
     return ProxyError(429, message, retry_after=denial.retry_after_s)
 
 
-def _user_scope(ctx: RequestContext) -> str:
-    return f"user:{ctx.user.id}" if ctx.user else ""
+def _user_scope(user: User) -> str:
+    return f"user:{user.id}"
 
 
-def request_limits(ctx: RequestContext) -> tuple[list[RateLimit], list[CostLimit]]:
+def request_limits(call: OutgoingCall) -> tuple[list[RateLimit], list[CostLimit]]:
     """The key's limits, and its user's when the request is bound to one: admitted together."""
-    assert ctx.key is not None
-    rates, costs = limits_of(f"key:{ctx.key.key_id}", ctx.key.limits)
-    if ctx.user is not None:
-        user_rates, user_costs = limits_of(_user_scope(ctx), ctx.user.limits)
+    rates, costs = limits_of(f"key:{call.key.key_id}", call.key.limits)
+    if call.user is not None:
+        user_rates, user_costs = limits_of(_user_scope(call.user), call.user.limits)
         rates, costs = rates + user_rates, costs + user_costs
     return rates, costs
 
 
-def _audio_estimate(ctx: RequestContext, pricer: Pricer) -> int:
-    """A transcription's price is known before the call: the uploaded audio's duration."""
-    assert ctx.route is not None
-    seconds = ctx.upload_seconds()
-    if seconds is None:
-        return 0
-    assert ctx.adapter is not None
-    return pricer.cost(
-        ctx.route.operation,
-        ctx.model,
-        Usage(audio_seconds=seconds),
-        ctx.setting,
-        None,
-        ctx.adapter.prices,
+def _estimate(ctx: RequestContext, call: OutgoingCall, pricer: Pricer) -> int:
+    """The cost held while the call runs; a model without a price cannot be held (400)."""
+    operation, table = call.operation, call.adapter.prices
+    if not pricer.is_priced(operation, call.model, call.setting, table):
+        raise ProxyError(
+            400, f"model {call.model or '(none)'} has no price and this key has a cost limit"
+        )
+    estimate = pricer.estimate(
+        operation, call.model, call.parsed, len(call.body), call.setting, table
     )
+    if operation.kind is OperationKind.TRANSCRIPTION:
+        # A transcription's price is known before the call: the uploaded audio's duration.
+        seconds = ctx.upload_seconds()
+        if seconds is not None:
+            usage = Usage(audio_seconds=seconds)
+            estimate = max(
+                estimate, pricer.cost(operation, call.model, usage, call.setting, None, table)
+            )
+    return estimate
 
 
 def reserve(
-    ctx: RequestContext, counters: LimitCounters, pricer: Pricer, fail_open: FailOpen
+    ctx: RequestContext,
+    call: OutgoingCall,
+    counters: LimitCounters,
+    pricer: Pricer,
+    fail_open: FailOpen,
+    now: float,
+    alternatives: Sequence[OutgoingCall] = (),
 ) -> None:
-    """Admit the request against the key's (and its user's) limits, holding its estimated cost."""
-    assert ctx.key is not None and ctx.route is not None and ctx.adapter is not None
-    rates, costs = request_limits(ctx)
+    """Admit the request against the key's (and its user's) limits, holding its estimated cost
+    (for a route, the dearest of its steps' calls, `alternatives`, since any of them may serve)."""
+    rates, costs = request_limits(call)
     if not rates and not costs:
         return
-    operation = ctx.route.operation
-    estimate = 0
-    if costs:
-        table = ctx.adapter.prices
-        if not pricer.is_priced(operation, ctx.model, ctx.setting, table):
-            raise ProxyError(
-                400, f"model {ctx.model or '(none)'} has no price and this key has a cost limit"
-            )
-        estimate = pricer.estimate(
-            operation, ctx.model, ctx.parsed, len(ctx.request.body), ctx.setting, table
-        )
-        if operation.kind == "transcription":
-            estimate = max(estimate, _audio_estimate(ctx, pricer))
+    estimate = max(_estimate(ctx, c, pricer) for c in (call, *alternatives)) if costs else 0
     try:
-        outcome = counters.admit(rates, costs, estimate, time.time())
+        outcome = counters.admit(rates, costs, estimate, now)
         if isinstance(outcome, Unseeded):  # app.counters.reseed seeds them; never seen behind it
             raise CountersUnavailable(f"the counter of {outcome.limit.scope} is not seeded")
     except CountersUnavailable as exc:
@@ -143,23 +142,22 @@ def reserve(
         return
     fail_open.counters_answered()
     if isinstance(outcome, Denial):
-        error = _denial_error(outcome, ctx)
+        error = _denial_error(outcome, call)
         if isinstance(outcome.limit, CostLimit):
-            error.message += _output_hint(ctx, counters, pricer, outcome.limit)
+            error.message += _output_hint(call, counters, pricer, outcome.limit, now)
         raise error
     ctx.reservation = outcome
 
 
-def _output_hint(ctx: RequestContext, counters: LimitCounters, pricer: Pricer,
-                 limit: CostLimit) -> str:  # fmt: skip
+def _output_hint(call: OutgoingCall, counters: LimitCounters, pricer: Pricer,
+                 limit: CostLimit, now: float) -> str:  # fmt: skip
     """app/proxy/output_hint.py: the max_tokens that would fit, when the output bound is why."""
-    assert ctx.route is not None and ctx.adapter is not None
     try:
-        left = max(0, limit.limit_micros - counters.spend(limit, time.time()))
+        left = max(0, limit.limit_micros - counters.spend(limit, now))
     except CountersUnavailable:
         return ""
-    return unbounded_output_hint(pricer, ctx.route.operation, ctx.model, ctx.parsed,
-                                 len(ctx.request.body), ctx.setting, ctx.adapter.prices, left)  # fmt: skip
+    return unbounded_output_hint(pricer, call.operation, call.model, call.parsed, len(call.body),
+                                 call.setting, call.adapter.prices, left)  # fmt: skip
 
 
 def settle(ctx: RequestContext, counters: LimitCounters, actual_micros: int) -> None:
@@ -170,6 +168,5 @@ def settle(ctx: RequestContext, counters: LimitCounters, actual_micros: int) -> 
     try:
         counters.settle(reservation, actual_micros)
     except CountersUnavailable as exc:
-        log.error(
-            "could not settle %d micro-dollars for key %s: %s", actual_micros, ctx.event.key_id, exc
-        )
+        key_id = ctx.key.key_id if ctx.key else ""
+        log.error("could not settle %d micro-dollars for key %s: %s", actual_micros, key_id, exc)

@@ -1,5 +1,7 @@
-"""Stage 6: hand the upstream answer to the client, a whole body or an SSE stream event by event.
+"""Stage 8: hand the upstream answer to the client, a whole body or an SSE stream event by event.
 
+The relay moves bytes and observes what the provider says (its usage, the model, the text of a
+stream); what that costs, and what to count when the provider said nothing, is accounting's.
 A stream is a generator that owns the upstream response: its `finally` closes the upstream and
 settles the accounting, also when the client goes away (GeneratorExit). An upstream that dies
 mid-stream ends the client's stream with an error event, never a clean `[DONE]`.
@@ -13,58 +15,48 @@ from typing import Any
 
 import orjson
 
-from app.errors import ProxyError
+from app.errors import UpstreamError
 from app.providers import sse
-from app.providers.base import ProviderAdapter, StreamState, Usage
-from app.providers.costs import PRICED_KINDS, Pricer
-from app.proxy.context import ProxyResponse, RequestContext, error_response
-from app.proxy.upstream import abort, read_events, response_headers
+from app.providers.base import PRICED_KINDS, ProviderAdapter, StreamState
+from app.proxy.context import ProxyResponse, error_response
+from app.proxy.outcome import Answer, Outcome
+from app.proxy.outgoing import OutgoingCall
+from app.proxy.upstream import UpstreamResponse
 
 log = logging.getLogger(__name__)
-Finish = Callable[[RequestContext, int, Usage | None, str], None]  # accounting.finish, bound
+Finish = Callable[[Outcome], None]  # accounting.finish, bound to the request
 
 
-def relay_body(ctx: RequestContext, upstream: Any, pricer: Pricer, finish: Finish) -> ProxyResponse:
-    """Read the whole body, price it from its usage, settle, then answer."""
+def relay_body(call: OutgoingCall, upstream: UpstreamResponse, finish: Finish) -> ProxyResponse:
+    """Read the whole body, observe its usage, settle, then answer."""
     try:
         body = upstream.read()
-    except Exception as exc:  # socket, parser or closed-connection errors of the client library
-        abort(upstream)
-        error = ProxyError(502, f"upstream read failed: {type(exc).__name__}")
-        finish(ctx, error.status, None, error.message)
+    except UpstreamError as error:
+        finish(Outcome(error.status, error.message))
         return error_response(error)
-    upstream.release()
-    status = upstream.status_code
-    usage = _usage_of_body(ctx, pricer, body) if 200 <= status < 300 else None
-    if ctx.key is not None and ctx.key.should_log_response:
-        ctx.event.response_body = body
-    finish(ctx, status, usage, "")
-    return ProxyResponse(status, response_headers(upstream), body)
+    finish(_observe_body(call, upstream.status, body))
+    return ProxyResponse(upstream.status, upstream.headers, body)
 
 
-def _usage_of_body(ctx: RequestContext, pricer: Pricer, body: bytes) -> Usage | None:
-    if ctx.adapter is None or ctx.route is None or ctx.route.operation.kind not in PRICED_KINDS:
-        return None  # pass-through answers (files, assistants...) are never parsed
-    kind = ctx.route.operation.kind
+def _observe_body(call: OutgoingCall, status: int, body: bytes) -> Outcome:
+    outcome = Outcome(status, answer=Answer.BODY, response_body=body)
+    kind = call.operation.kind
+    if not 200 <= status < 300 or kind not in PRICED_KINDS:
+        return outcome  # pass-through answers (files, assistants...) are never parsed
     parsed = _json_object(body)
-    usage = None
-    if parsed is not None:
-        if isinstance(parsed.get("model"), str) and parsed["model"]:
-            ctx.model = ctx.event.model = parsed["model"]
-        usage = ctx.adapter.usage_from_body(ctx.route.operation, parsed)
-        if usage is None and kind in ("chat", "completions"):
-            # An answer without usage (Anthropic's legacy completions): count its text here,
-            # reading the body as the adapter reads one stream event.
-            state = StreamState()
-            ctx.adapter.observe_stream_event(state, parsed)
-            usage = _local_usage(ctx, pricer, state.completion_parts)
-    if kind == "transcription" and not _counts_anything(usage):
-        # text, srt and vtt answers report nothing: the uploaded audio's own duration prices them
-        seconds = ctx.upload_seconds()
-        usage = Usage(audio_seconds=seconds, source="local") if seconds is not None else usage
-    if usage is None and kind == "speech" and ctx.parsed:
-        usage = Usage(characters=len(str(ctx.parsed.get("input", ""))), source="local")
-    return usage
+    if parsed is None:
+        return outcome
+    model = parsed.get("model")
+    if isinstance(model, str) and model:
+        outcome.model = model
+    outcome.usage = call.adapter.usage_from_body(call.operation, parsed)
+    if outcome.usage is None and kind.produces_text:
+        # An answer without usage (Anthropic's legacy completions): its text is read as the
+        # adapter reads one stream event, for accounting to count.
+        state = StreamState()
+        call.adapter.observe_stream_event(state, parsed)
+        outcome.completion_parts = state.completion_parts
+    return outcome
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:
@@ -77,26 +69,55 @@ def _json_object(body: bytes) -> dict[str, Any] | None:
     return parsed if isinstance(parsed, dict) else None
 
 
-def _counts_anything(usage: Usage | None) -> bool:
-    return usage is not None and bool(
-        usage.prompt_tokens or usage.completion_tokens or usage.audio_seconds
-    )
+class StreamsInFlight:
+    """The upstream streams a worker is relaying, so that a shutdown can end them while there is
+    still time to record them: a stream the arbiter kills at the end of the grace period would
+    leave no event. `cut_all` closes every upstream; each relay then sends the client an error
+    event and settles what was relayed so far, as for an upstream that died."""
+
+    def __init__(self) -> None:
+        self._open: dict[int, UpstreamResponse] = {}  # by identity: responses need not hash
+        self.shutting_down = False
+
+    def add(self, upstream: UpstreamResponse) -> None:
+        self._open[id(upstream)] = upstream
+
+    def discard(self, upstream: UpstreamResponse) -> None:
+        self._open.pop(id(upstream), None)
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def cut_all(self) -> int:
+        self.shutting_down = True
+        cut = list(self._open.values())
+        for upstream in cut:
+            upstream.abort()
+        return len(cut)
 
 
 def relay_stream(
-    ctx: RequestContext, upstream: Any, pricer: Pricer, finish: Finish, hide_usage: bool
+    call: OutgoingCall,
+    upstream: UpstreamResponse,
+    finish: Finish,
+    hide_usage: bool,
+    streams: StreamsInFlight,
 ) -> ProxyResponse:
-    headers = [(k, v) for k, v in response_headers(upstream) if k.lower() != "content-type"]
+    headers = [(k, v) for k, v in upstream.headers if k.lower() != "content-type"]
     headers += [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache"),
                 ("X-Accel-Buffering", "no")]  # fmt: skip
-    stream = _stream(ctx, upstream, pricer, finish, hide_usage)
-    state = StreamState()
+    stream = _stream(call, upstream, finish, hide_usage, streams)
 
     def never_started() -> None:
-        abort(upstream)
-        _finish_stream(ctx, state, pricer, finish, (499, "client disconnected before the stream"))
+        streams.discard(upstream)
+        upstream.abort()
+        finish(
+            _stream_outcome(
+                call.adapter, StreamState(), 499, "client disconnected before the stream"
+            )
+        )
 
-    return ProxyResponse(upstream.status_code, headers, OwnedStream(stream, never_started))
+    return ProxyResponse(upstream.status, headers, OwnedStream(stream, never_started))
 
 
 class OwnedStream:
@@ -122,26 +143,25 @@ class OwnedStream:
 
 
 def _stream(
-    ctx: RequestContext, upstream: Any, pricer: Pricer, finish: Finish, hide_usage: bool
+    call: OutgoingCall,
+    upstream: UpstreamResponse,
+    finish: Finish,
+    hide_usage: bool,
+    streams: StreamsInFlight,
 ) -> Generator[bytes, None, None]:
-    assert ctx.adapter is not None
-    adapter, stream_error = ctx.adapter, ctx.adapter.stream_error
+    adapter = call.adapter
     state = StreamState()
-    outcome: tuple[int, str] = (499, "client disconnected")
+    status, error = 499, "client disconnected"
     completed = False
+    streams.add(upstream)
     try:
-        while True:
-            received = read_events(upstream)
-            if not received:
-                outcome = (502, "upstream stream ended early")
-                yield stream_error
-                return
+        for received in upstream.events():
             # What arrived together is written together (one send); nothing waits for more.
             relayed: list[bytes] = []
             for raw in received:
                 data = sse.event_data(raw)
                 if data is not None and adapter.is_stream_end(data):
-                    _finish_stream(ctx, state, pricer, finish, (upstream.status_code, ""))
+                    finish(_stream_outcome(adapter, state, upstream.status, ""))
                     completed = True
                     relayed.append(raw)
                     yield b"".join(relayed)
@@ -151,13 +171,19 @@ def _stream(
                     relayed.append(raw)
             if relayed:
                 yield relayed[0] if len(relayed) == 1 else b"".join(relayed)
-    except Exception as exc:  # any read failure (socket, parser, closed connection) ends the stream
-        outcome = (502, f"upstream stream failed: {type(exc).__name__}")
-        yield stream_error
+        status, error = 502, "upstream stream ended early"
+        yield adapter.stream_error
+    except Exception as exc:  # a read failure, or an event the adapter could not read
+        message = exc.message if isinstance(exc, UpstreamError) else None
+        status, error = 502, message or f"upstream stream failed: {type(exc).__name__}"
+        if streams.shutting_down:
+            status, error = 503, "stream cut: the gateway shut down before it ended"
+        yield adapter.stream_error
     finally:
+        streams.discard(upstream)
         if not completed:
-            abort(upstream)
-            _finish_stream(ctx, state, pricer, finish, outcome)
+            upstream.abort()
+            finish(_stream_outcome(adapter, state, status, error))
 
 
 def _observe(
@@ -174,31 +200,20 @@ def _observe(
     return True
 
 
-def _finish_stream(
-    ctx: RequestContext,
-    state: StreamState,
-    pricer: Pricer,
-    finish: Finish,
-    outcome: tuple[int, str],
-) -> None:
-    if state.usage is None and ctx.adapter is not None:
+def _stream_outcome(
+    adapter: ProviderAdapter, state: StreamState, status: int, error: str
+) -> Outcome:
+    """What the stream said: the provider's usage, or the text relayed for accounting to count."""
+    if state.usage is None:
         for data in state.unparsed:
             parsed = sse.parse_json_data(data)
             if parsed is not None:
-                ctx.adapter.observe_stream_event(state, parsed)
-    if state.model:
-        ctx.model = ctx.event.model = state.model
-    # No provider usage (stream cut short, or a provider that does not report it): count here.
-    usage = state.usage or _local_usage(ctx, pricer, state.completion_parts)
-    finish(ctx, outcome[0], usage, outcome[1])
-
-
-def _local_usage(ctx: RequestContext, pricer: Pricer, completion_parts: list[str]) -> Usage:
-    """Tokens counted by the gateway: the request's prompt and the text produced so far."""
-    operation = ctx.route.operation if ctx.route else None
-    prompt = (
-        pricer.prompt_tokens(operation, ctx.model, ctx.parsed, len(ctx.request.body))
-        if operation
-        else 0
+                adapter.observe_stream_event(state, parsed)
+    return Outcome(
+        status,
+        error,
+        answer=Answer.STREAM,
+        usage=state.usage,
+        model=state.model,
+        completion_parts=state.completion_parts,
     )
-    return Usage(prompt, pricer.completion_tokens(ctx.model, completion_parts), source="local")

@@ -1,60 +1,93 @@
-"""Builds the proxy's per-process runtime from the settings: snapshot, counters, upstream pool."""
+"""The proxy's per-process runtime, and how it is built from the settings: the snapshot, the
+counters, the upstream pool, the pricer and the event publisher every request shares."""
 
 from __future__ import annotations
 
-import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import redis
 
 from app.config import Settings
 from app.counters.base import LimitCounters
 from app.counters.memory import MemoryCounters
+from app.pii.detectors import build_detectors
+from app.policies.engine import EntityDetector
 from app.providers.costs import Pricer
 from app.providers.tokens import TokenCounter
 from app.proxy.accounting import EventPublisher
+from app.proxy.endpoints import EndpointTable
 from app.proxy.limits import FailOpen
-from app.proxy.pipeline import ProxyRuntime
-from app.proxy.routes import RouteTable
+from app.proxy.relay import StreamsInFlight
 from app.proxy.snapshot import SnapshotHolder
-from app.proxy.upstream import UpstreamPool
+from app.proxy.upstream import Upstream, UpstreamPool
+from app.routing.cache.base import ResponseCache
+from app.routing.cache.factory import build_response_cache
 from app.storage.database import Database
 
 
-def build_counters(settings: Settings) -> LimitCounters:
-    if not settings.uses_redis:
-        return MemoryCounters()
-    from app.counters.redis import RedisCounters, make_redis_client
+@dataclass
+class ProxyRuntime:
+    """What the proxy holds per process."""
 
-    client = make_redis_client(
+    settings: Settings
+    endpoints: EndpointTable
+    snapshot: SnapshotHolder
+    counters: LimitCounters
+    pricer: Pricer
+    upstream: Upstream
+    events: EventPublisher
+    fail_open: FailOpen
+    route_cache: ResponseCache
+    detectors: EntityDetector
+    streams: StreamsInFlight = field(default_factory=StreamsInFlight)
+    clock: Callable[[], float] = field(default=time.time)  # unix seconds; tests inject their own
+
+
+def build_redis(settings: Settings) -> redis.Redis | None:
+    """One Redis client (one pool) per process, for the counters and the route cache."""
+    if not settings.uses_redis:
+        return None
+    from app.counters.redis import make_redis_client
+
+    return make_redis_client(
         settings.redis_hosts, settings.redis_port, settings.redis_password,
         settings.redis_read_timeout, settings.redis_write_timeout,
         max_connections=settings.redis_pool_size,
     )  # fmt: skip
+
+
+def build_counters(settings: Settings, client: redis.Redis | None) -> LimitCounters:
+    if client is None:
+        return MemoryCounters()
+    from app.counters.redis import RedisCounters
+
     # The proxy serves requests on gevent: counter calls of one loop turn share a round trip.
     wait_s = 2 * max(settings.redis_read_timeout, settings.redis_write_timeout) + 1
     return RedisCounters(client, pipeline_wait_s=wait_s)
 
 
-def _worker_connections() -> int:
-    """gunicorn's worker_connections (gunicorn.conf.py checks the value): with a smaller upstream
-    pool, streams beyond it would wait for another stream to end before they start (a pool of 256
-    held half of 1,000 concurrent streams back by a whole stream's length)."""
-    value = os.environ.get("GUNICORN_WORKER_CONNECTIONS", "")
-    return int(value) if value.isdigit() and int(value) > 0 else 2000
-
-
 def build_runtime(settings: Settings, db: Database, events: EventPublisher) -> ProxyRuntime:
     snapshot = SnapshotHolder(db, settings.in_memory_db_update_interval)
     snapshot.start()
+    client = build_redis(settings)
     return ProxyRuntime(
         settings=settings,
-        routes=RouteTable(),
+        endpoints=EndpointTable(),
         snapshot=snapshot,
-        counters=build_counters(settings),
+        counters=build_counters(settings, client),
         pricer=Pricer(TokenCounter()),
+        # As many connections per origin as a worker accepts clients: with fewer, streams beyond
+        # the pool waited for another stream to end (a pool of 256 held half of 1,000 concurrent
+        # streams back by a whole stream's length).
         upstream=UpstreamPool(
             connect_timeout_s=min(10.0, settings.proxy_timeout),
             read_timeout_s=settings.proxy_timeout,
-            concurrency=_worker_connections(),
-        ),  # fmt: skip
+            concurrency=settings.gunicorn_worker_connections,
+        ),
         events=events,
         fail_open=FailOpen(settings.rate_limit_fail_open, settings.cost_limit_fail_open),
+        route_cache=build_response_cache(settings, client),
+        detectors=build_detectors(settings),
     )

@@ -13,10 +13,14 @@ import time
 from dataclasses import dataclass, field
 
 from app.domain.entities import Key, ProviderSetting, User
+from app.domain.policies import Policy
+from app.domain.routes import Route
 from app.providers.custom import ServedProvider
 from app.storage.database import Database, StorageError
 from app.storage.keys import KeyFilter, KeyRepository
+from app.storage.policies import PolicyRepository
 from app.storage.provider_settings import CustomProviderRepository, ProviderSettingRepository
+from app.storage.routes import RouteRepository
 from app.storage.users import UserRepository
 from app.storage.versioning import current_config_version
 
@@ -31,6 +35,8 @@ class Snapshot:
     settings: dict[str, ProviderSetting] = field(default_factory=dict)
     users_by_user_id: dict[str, list[User]] = field(default_factory=dict)  # oldest first
     custom_providers: dict[str, ServedProvider] = field(default_factory=dict)  # by name
+    routes_by_path: dict[str, Route] = field(default_factory=dict)  # failover routes
+    policies: dict[str, Policy] = field(default_factory=dict)  # by id
 
     def key_for(self, secret_hash: str, secret: str) -> Key | None:
         """Hashed keys match by hash; unhashed keys only by their raw value, so a stored hash is
@@ -50,6 +56,8 @@ def load_snapshot(db: Database) -> Snapshot:
         custom_providers={
             p.provider: ServedProvider.of(p) for p in CustomProviderRepository(db).all()
         },
+        routes_by_path={r.path: r for r in RouteRepository(db).all()},
+        policies={p.id: p for p in PolicyRepository(db).all()},
     )
 
 

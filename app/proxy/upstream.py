@@ -1,4 +1,4 @@
-"""Stage 5: the one seam for upstream HTTP. Pooled keep-alive connections per origin
+"""The one seam for upstream HTTP (the send stage calls it). Pooled keep-alive connections per origin
 (geventhttpclient: about a third of the CPU of requests per call), explicit connect and read
 timeouts, hop-by-hop and credential headers dropped, metadata addresses refused at connect time
 (the addresses of an origin are resolved and vetted at most once a minute).
@@ -9,9 +9,9 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import gevent
@@ -19,7 +19,7 @@ from geventhttpclient import HTTPClient
 from geventhttpclient.response import HTTPConnectionClosed
 
 from app.domain.upstream_urls import is_forbidden_address
-from app.errors import ProxyError
+from app.errors import UpstreamError, UpstreamRefused, UpstreamTimeout, UpstreamUnreachable
 from app.green_io import recv_when_readable
 
 HOP_BY_HOP = frozenset({
@@ -36,11 +36,46 @@ CLIENT_ONLY = frozenset({
 
 @dataclass(frozen=True)
 class UpstreamRequest:
+    """The bytes of one upstream call; built by the send stage from the outgoing call."""
+
     method: str
     url: str
-    headers: dict[str, str]
+    headers: Mapping[str, str]
     body: bytes
     timeout_s: float
+
+
+class UpstreamResponse(Protocol):
+    """An upstream answer once its head arrived. Implemented over HTTP here; a cached answer or a
+    test double is another implementation. Exactly one of `release` (the connection may be reused)
+    or `abort` (it may not) ends it; both may be called again harmlessly."""
+
+    status: int
+    headers: list[tuple[str, str]]  # as the client gets them: hop-by-hop headers dropped
+
+    @property
+    def is_event_stream(self) -> bool: ...
+
+    def read(self) -> bytes:
+        """The whole body; `UpstreamUnreachable` when it cannot be read to its end."""
+        ...
+
+    def events(self) -> Iterator[list[bytes]]:
+        """SSE events as they arrive, each verbatim with its blank line; the events of one
+        batch arrived together. Ends with the body; `UpstreamUnreachable` when reading fails."""
+        ...
+
+    def release(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+class Upstream(Protocol):
+    """Where outgoing calls go: `UpstreamPool` over HTTP, or an in-process fake in the fast tests."""
+
+    def send(self, request: UpstreamRequest) -> UpstreamResponse: ...
+
+    def close(self) -> None: ...
 
 
 def forward_headers(
@@ -114,18 +149,22 @@ class UpstreamPool:
         _tune(client._connection_pool, host)
         return client
 
-    def send(self, request: UpstreamRequest) -> Any:
-        """Send and return the response once its headers arrived; the body is read by the relay."""
+    def send(self, request: UpstreamRequest) -> UpstreamResponse:
+        """Send and return the response once its head arrived; the body is read by the relay."""
         client, uri = self.client_for(request.url)
         try:
             with gevent.Timeout(request.timeout_s, TimeoutError):
-                return client.request(
-                    request.method, uri, body=request.body, headers=request.headers
+                answer = client.request(
+                    request.method, uri, body=request.body, headers=dict(request.headers)
                 )
         except TimeoutError as exc:
-            raise ProxyError(504, "upstream did not answer in time") from exc
-        except (OSError, gevent.GreenletExit) as exc:
-            raise ProxyError(502, f"upstream unreachable: {type(exc).__name__}") from exc
+            raise UpstreamTimeout() from exc
+        except UpstreamError:
+            raise  # the resolver's own answer (refused address, unknown host)
+        except (Exception, gevent.GreenletExit) as exc:
+            # Refused, reset, or closed before a status line; a malformed head (parser errors).
+            raise UpstreamUnreachable(f"upstream unreachable: {type(exc).__name__}") from exc
+        return HttpUpstreamResponse(answer)
 
     def close(self) -> None:
         for client in self._clients.values():
@@ -172,11 +211,58 @@ class VettedResolution:
             try:
                 infos = self._resolve()
             except OSError as exc:
-                raise ProxyError(502, f"upstream host cannot be resolved: {self._host}") from exc
+                raise UpstreamUnreachable(
+                    f"upstream host cannot be resolved: {self._host}"
+                ) from exc
             if any(is_forbidden_address(str(info[4][0])) for info in infos):
-                raise ProxyError(502, "upstream address is not allowed")
+                raise UpstreamRefused("upstream address is not allowed")
             self._infos, self._expires = infos, now + self._ttl_s
         return self._infos
+
+
+class HttpUpstreamResponse:
+    """`UpstreamResponse` over a geventhttpclient response: the only code that touches one."""
+
+    __slots__ = ("_response", "status", "headers")
+
+    def __init__(self, response: Any) -> None:
+        self._response = response
+        self.status: int = response.status_code
+        self.headers = response_headers(response)
+
+    @property
+    def is_event_stream(self) -> bool:
+        return "text/event-stream" in (self._response.get("content-type") or "")
+
+    def read(self) -> bytes:
+        try:
+            body: bytes = self._response.read()
+        except Exception as exc:  # socket, parser or closed-connection errors of the client library
+            self.abort()
+            raise UpstreamUnreachable(f"upstream read failed: {type(exc).__name__}") from exc
+        self._response.release()
+        return body
+
+    def events(self) -> Iterator[list[bytes]]:
+        response = self._response
+        while True:
+            try:
+                batch = read_events(response)
+            except Exception as exc:  # any read failure (socket, parser, closed connection)
+                raise UpstreamUnreachable(f"upstream stream failed: {type(exc).__name__}") from exc
+            if not batch:
+                return
+            yield batch
+
+    def release(self) -> None:
+        self._response.release()
+
+    def abort(self) -> None:
+        """Close the connection without returning it to the pool."""
+        sock = getattr(self._response, "_sock", None)
+        if sock is not None:
+            sock.close()
+        self._response.release()
 
 
 def read_events(response: Any) -> list[bytes]:
@@ -216,11 +302,3 @@ def _event_end(buffer: bytearray, start: int) -> int:
     if crlf >= 0:
         return crlf + 3
     return lf + 2 if lf >= 0 else -1
-
-
-def abort(response: Any) -> None:
-    """Close an upstream response's connection without returning it to the pool."""
-    sock = getattr(response, "_sock", None)
-    if sock is not None:
-        sock.close()
-    response.release()

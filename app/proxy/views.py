@@ -9,7 +9,8 @@ from typing import Any, cast
 import flask
 
 from app.proxy.context import ProxyRequest
-from app.proxy.pipeline import ProxyRuntime, handle
+from app.proxy.pipeline import handle
+from app.proxy.runtime import ProxyRuntime
 
 blp = flask.Blueprint("proxy", __name__)
 
@@ -20,7 +21,7 @@ _CORS = [("Access-Control-Allow-Origin", "*"), ("Access-Control-Expose-Headers",
 
 
 def _runtime() -> ProxyRuntime:
-    runtime: ProxyRuntime = flask.current_app.extensions["bricks"].runtime["proxy"]
+    runtime: ProxyRuntime = flask.current_app.extensions["bricks"].proxy
     return runtime
 
 

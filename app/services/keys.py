@@ -12,18 +12,23 @@ from app.errors import BadRequest, NotFound
 from app.services.clock import new_id, now_s
 from app.storage.database import UniqueViolation
 from app.storage.keys import KeyFilter, KeyRepository
+from app.storage.policies import PolicyRepository
 from app.storage.provider_settings import ProviderSettingRepository
 
 
 class KeyService:
-    def __init__(self, keys: KeyRepository, settings: ProviderSettingRepository) -> None:
+    def __init__(
+        self, keys: KeyRepository, settings: ProviderSettingRepository, policies: PolicyRepository
+    ) -> None:
         self._keys = keys
         self._settings = settings
+        self._policies = policies
 
     def create(self, data: dict[str, Any]) -> Key:
         secret = data["key"]
         not_hashed = bool(data.get("isKeyNotHashed", False))
         setting_ids = self._existing_setting_ids(data.get("settingIds") or [data["settingId"]])
+        self._require_policy(data.get("policyId", ""))
         now = now_s()
         key = Key(
             key_id=new_id(),
@@ -55,6 +60,8 @@ class KeyService:
         if "settingIds" in data or "settingId" in data:
             wanted = data.get("settingIds") or [data.get("settingId", "")]
             changes["setting_ids"] = self._existing_setting_ids(wanted)
+        if "policyId" in data:
+            self._require_policy(data["policyId"])
         changes["limits"] = merge_limits(current.limits, data)
         for wire, attr in _SIMPLE_UPDATES.items():
             if wire in data:
@@ -83,6 +90,11 @@ class KeyService:
 
     def setting_ids_of_provider(self, provider: str) -> list[str]:
         return self._settings.ids_for_provider(provider)
+
+    def _require_policy(self, policy_id: str) -> None:
+        """A key's policyId is empty (no policy) or names a stored policy."""
+        if policy_id and not self._policies.exists(policy_id):
+            raise BadRequest(f"policyId: policy {policy_id} does not exist")
 
     def _existing_setting_ids(self, ids: list[str]) -> tuple[str, ...]:
         wanted = list(dict.fromkeys(i for i in ids if i))

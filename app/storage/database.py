@@ -7,16 +7,11 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
+from app.errors import StorageError as StorageError  # re-exported: raised by the backends
+from app.errors import UniqueViolation as UniqueViolation
+
 Row = dict[str, Any]
 Params = Sequence[Any]
-
-
-class StorageError(Exception):
-    """The database failed or could not be reached."""
-
-
-class UniqueViolation(StorageError):
-    """An insert or update broke a uniqueness rule."""
 
 
 class Cursor(Protocol):

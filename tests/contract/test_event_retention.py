@@ -62,7 +62,7 @@ def test_the_admin_app_runs_it_in_the_background_when_configured(database):
         assert stored_ids(database) == ["fresh"]
     finally:
         shutdown(app)
-    assert "retention" not in create_app("admin", Settings(), database).extensions["bricks"].runtime
+    assert create_app("admin", Settings(), database).extensions["bricks"].retention is None
 
 
 def test_the_setting_is_read_and_checked():

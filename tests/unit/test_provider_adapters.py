@@ -10,7 +10,7 @@ from app.providers.base import Operation, StreamState
 from app.providers.deepinfra import DeepInfraAdapter
 from app.providers.registry import adapter_for
 from app.providers.vllm import VllmAdapter
-from app.proxy.routes import RouteTable
+from app.proxy.endpoints import EndpointTable as RouteTable
 
 
 def setting(provider: str, **fields: str) -> ProviderSetting:

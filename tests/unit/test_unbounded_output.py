@@ -7,14 +7,14 @@ import json
 
 import pytest
 
-from app.providers.base import Operation, Usage
+from app.providers.base import Operation, OperationKind, Usage
 from app.providers.costs import Pricer
 from app.providers.pricing import DATA_DIR, builtin_prices, max_output_tokens
 from app.providers.tokens import TokenCounter
 from app.proxy.output_hint import largest_fitting_output, unbounded_output_hint
 
-CHAT = Operation("chat", "/v1/chat/completions")
-EMBED = Operation("embeddings", "/v1/embeddings")
+CHAT = Operation(OperationKind.CHAT, "/v1/chat/completions")
+EMBED = Operation(OperationKind.EMBEDDINGS, "/v1/embeddings")
 TABLE = builtin_prices("openai")
 MESSAGES = [{"role": "user", "content": "hi"}]
 

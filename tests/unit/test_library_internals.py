@@ -1,0 +1,74 @@
+"""The private parts of gevent, geventhttpclient and the stdlib that `app/serving.py`,
+`app/green_io.py` and `app/proxy/upstream.py` override or read. setup.cfg bounds gevent and
+geventhttpclient to the majors these were written against; each test here names the code that
+depends on one internal, so an upgrade that moves it fails here, loudly, before any request does."""
+
+from __future__ import annotations
+
+import http.client
+import inspect
+
+import gevent.pywsgi
+import gevent.socket
+from geventhttpclient import HTTPClient
+from geventhttpclient.connectionpool import ConnectionPool
+from geventhttpclient.response import HTTPSocketResponse
+from gunicorn.workers.ggevent import PyWSGIHandler
+
+
+def _params(function: object) -> list[str]:
+    return list(inspect.signature(function).parameters)  # type: ignore[arg-type]
+
+
+def test_serving_overrides_gevents_handler_methods_with_their_signatures():
+    """serving.ClientHandler replaces `_sendall` and `_write_with_headers`, calls `_write`,
+    `finalize_headers`, and reads `status`, `response_headers`, `response_use_chunked`."""
+    handler = gevent.pywsgi.WSGIHandler
+    assert issubclass(PyWSGIHandler, handler)
+    assert _params(handler._sendall) == ["self", "data"]
+    assert _params(handler._write_with_headers) == ["self", "data"]
+    assert _params(handler._write)[:2] == ["self", "data"]
+    assert callable(handler.finalize_headers)
+    source = inspect.getsource(handler)
+    for attribute in ("response_use_chunked", "response_headers", "headers_sent", "MessageClass"):
+        assert attribute in source, attribute
+
+
+def test_serving_replaces_the_header_parser_gevent_calls():
+    """serving.parse_request_headers stands in for `MessageClass`, built from the stdlib reader."""
+    assert callable(http.client._read_headers)  # type: ignore[attr-defined]
+    assert callable(gevent.pywsgi.headers_factory)
+    assert hasattr(gevent.pywsgi.OldMessage, "set_raw")
+    assert "self.MessageClass(self.rfile" in inspect.getsource(gevent.pywsgi.WSGIHandler)
+
+
+def test_green_io_waits_on_the_sockets_own_read_watcher():
+    """green_io.recv_when_readable calls `sock._wait(sock._read_event)`."""
+    sock = gevent.socket.socket()
+    try:
+        assert callable(sock._wait) and sock._read_event is not None
+    finally:
+        sock.close()
+
+
+def test_upstream_tunes_the_connection_pools_hooks():
+    """upstream._tune replaces `pool._resolve` and `pool._create_tcp_socket` on the instance that
+    HTTPClient keeps as `_connection_pool`."""
+    assert _params(ConnectionPool._resolve) == ["self"]
+    assert _params(ConnectionPool._create_tcp_socket) == ["self", "family", "socktype", "protocol"]
+    client = HTTPClient("127.0.0.1", 9, connection_timeout=1, network_timeout=1)
+    try:
+        assert isinstance(client._connection_pool, ConnectionPool)
+    finally:
+        client.close()
+
+
+def test_upstream_reads_sse_from_the_responses_parser_state():
+    """upstream.read_events reads `_body_buffer`, `message_complete`, `_sock`, `block_size` and
+    calls `feed()` of the response."""
+    source = inspect.getsource(HTTPSocketResponse) + inspect.getsource(
+        HTTPSocketResponse.__mro__[1]
+    )
+    for attribute in ("_body_buffer", "message_complete", "_sock", "block_size"):
+        assert attribute in source, attribute
+    assert callable(HTTPSocketResponse.feed)
