@@ -100,7 +100,9 @@ def test_requests_admitted_without_their_limits_are_logged_once_and_counted(tmp_
         assert [_call(env, key).status_code for _ in range(5)] == [200] * 5
         redis_server.start()
         assert _call(env, key).status_code == 200
-        output = env.gateway.output
+    # Read once the servers stopped: the output is read by a thread that may lag behind a log
+    # line written just before the last answer (the flake of this assertion under load).
+    output = env.gateway.output
     assert output.count("counters unavailable, admitting requests without their limits") == 1
     assert (
         "5 requests were admitted without their limits meanwhile (5 since this worker started)"
