@@ -2,7 +2,9 @@
 
 Environment: ADMIN_PORT / PROXY_PORT (or PORT, as Heroku sets it for `web`), GUNICORN_WORKERS
 (or WEB_CONCURRENCY), GUNICORN_WORKER_CONNECTIONS, GUNICORN_TIMEOUT, GUNICORN_GRACEFUL_TIMEOUT,
-GUNICORN_KEEPALIVE, GUNICORN_WORKER_CLASS. No preload: gevent patches each worker after the fork.
+GUNICORN_KEEPALIVE, GUNICORN_WORKER_CLASS, REQUEST_HEAD_TIMEOUT and REQUEST_BODY_TIMEOUT (whole
+seconds: a request's head must arrive within the first of its first byte, its body within the
+second of its head; else 408). No preload: gevent patches each worker after the fork.
 """
 
 import logging
@@ -77,7 +79,11 @@ def _gevent_worker_with_keepalive():
             from app.serving import client_handler
 
             self.wsgi_handler = client_handler(
-                float(self.cfg.keepalive) if self.cfg.keepalive else None
+                float(self.cfg.keepalive) if self.cfg.keepalive else None,
+                head_timeout_s=float(_head_timeout),
+                body_timeout_s=float(_body_timeout),
+                worker_connections=self.worker_connections,
+                error_shape="admin" if _role == "admin" else "proxy",
             )
             super().load_wsgi()
 
@@ -101,6 +107,8 @@ def _metrics_dir():
 
 _metrics_path, _metrics_path_is_ours = _metrics_dir()
 
+_head_timeout = _int("REQUEST_HEAD_TIMEOUT", 10)  # read here: a bad value stops the master
+_body_timeout = _int("REQUEST_BODY_TIMEOUT", 60)
 bind = [_bind()]
 workers = _workers()
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS") or _gevent_worker_with_keepalive()

@@ -10,10 +10,11 @@ import logging
 from typing import Any
 
 import flask
+from werkzeug.exceptions import HTTPException
 
 from app.config import Settings
 from app.container import Container, ProxyContainer
-from app.errors import AdminError, ServiceUnavailable
+from app.errors import AdminError, ProxyError, ServiceUnavailable
 from app.storage.database import Database, StorageError
 from app.storage.factory import open_database
 
@@ -56,6 +57,7 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
     )
     from app.admin.api import AdminApi
     from app.admin.auth import require_admin_key
+    from app.admin.guard import check_request
 
     app.config.update(
         API_TITLE="BricksLLM-py admin API",
@@ -99,6 +101,9 @@ def _setup_admin(app: flask.Flask, container: Container) -> None:
         container.retention = retention.start()
     app.register_blueprint(docs_assets.blp)
     admin_pass = container.settings.admin_pass
+    max_body = container.settings.admin_max_body_bytes
+    app.config["MAX_CONTENT_LENGTH"] = max_body  # a chunked body is cut there too (413)
+    app.before_request(lambda: check_request(admin_pass, max_body))
     app.before_request(lambda: require_admin_key(admin_pass))
 
     @app.errorhandler(AdminError)
@@ -134,7 +139,28 @@ def _setup_proxy(app: flask.Flask, settings: Settings, db: Database) -> ProxyCon
     app.register_blueprint(health.blp)
     wiring.setup_proxy(app, settings, container.proxy, bus)  # /metrics before the catch-all
     app.register_blueprint(views.blp)
+    app.register_error_handler(Exception, _proxy_error)
     return container
+
+
+def _proxy_error(error: Exception) -> Any:
+    """Whatever escapes the proxy's views (a method it does not serve, a body too large or too
+    slow, an unexpected failure) answers JSON in the proxy's error shape, never an HTML page."""
+    if isinstance(error, HTTPException):
+        status = error.code or 500
+        message = error.description or error.name
+    else:
+        log.error("unhandled error on %s %s", flask.request.method, flask.request.path,
+                  exc_info=error)  # fmt: skip
+        status, message = 500, "internal error"
+    response = flask.jsonify(ProxyError(status, str(message)).body())
+    response.status_code = status
+    allow = error.get_response().headers.get("Allow") if isinstance(error, HTTPException) else None
+    if allow:
+        response.headers["Allow"] = allow
+    if status in (408, 413):
+        response.headers["Connection"] = "close"  # the rest of the body is not read
+    return response
 
 
 def prepare_to_serve(app: flask.Flask) -> None:

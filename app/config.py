@@ -88,11 +88,17 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "false",
         "Also serve the admin API on the proxy's port (one-public-port platforms); needs ADMIN_PASS.",
     ),
+    "ADMIN_MAX_BODY_BYTES": ("1048576", "Largest admin request body in bytes; larger is a 413."),
     "RATE_LIMIT_FAIL_OPEN": (
         "true",
         "Admit requests when Redis is down and only rate limits apply.",
     ),
     "COST_LIMIT_FAIL_OPEN": ("false", "Admit requests when Redis is down and cost limits apply."),
+    "COST_ESTIMATE_OUTPUT": (
+        "max",
+        "Reserve a request without max_tokens at the model's maximum output ('max', a hard cap) "
+        "or at its prompt only ('bound', lighter).",
+    ),
     "LOG_LEVEL": ("INFO", "Python log level."),
     "GUNICORN_WORKER_CONNECTIONS": (
         "2000",
@@ -167,8 +173,10 @@ class Settings:
     proxy_port: int = 8002
     admin_pass: str = field(default="", repr=False)
     admin_on_proxy_port: bool = False
+    admin_max_body_bytes: int = 1_048_576
     rate_limit_fail_open: bool = True
     cost_limit_fail_open: bool = False
+    cost_estimate_output: str = "max"
     log_level: str = "INFO"
     gunicorn_worker_connections: int = 2000
 
@@ -241,8 +249,10 @@ class Settings:
             proxy_port=reader.port("PROXY_PORT"),
             admin_pass=reader.text("ADMIN_PASS"),
             admin_on_proxy_port=reader.boolean("ADMIN_ON_PROXY_PORT"),
+            admin_max_body_bytes=reader.positive_int("ADMIN_MAX_BODY_BYTES"),
             rate_limit_fail_open=reader.boolean("RATE_LIMIT_FAIL_OPEN"),
             cost_limit_fail_open=reader.boolean("COST_LIMIT_FAIL_OPEN"),
+            cost_estimate_output=reader.choice("COST_ESTIMATE_OUTPUT", ("max", "bound")),
             log_level=reader.choice(
                 "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), upper=True
             ),

@@ -8,7 +8,10 @@
     ├── AdminError                 admin API: {"type", "title", "status", "detail", "instance"}
     │   ├── BadRequest      400    validation, malformed JSON, unknown references, duplicates
     │   ├── Unauthorized    401    missing or wrong X-API-KEY
+    │   ├── Forbidden       403    without ADMIN_PASS: a foreign Host, a cross-origin write
     │   ├── NotFound        404    unknown id
+    │   ├── PayloadTooLarge 413    a body over ADMIN_MAX_BODY_BYTES
+    │   ├── UnsupportedMediaType 415  without ADMIN_PASS: a write a browser form could send
     │   └── ServiceUnavailable 503 the database cannot be reached; nothing was changed
     └── ProxyError                 proxy: {"error": {"code", "message": "[BricksLLM] ...", "type"}}
         (status and type per instance: 400 invalid_request, 401 authentication, 403 permission,
@@ -74,6 +77,24 @@ class Unauthorized(AdminError):
     title = "unauthorized"
 
 
+class Forbidden(AdminError):
+    status = 403
+    slug = "forbidden"
+    title = "forbidden"
+
+
+class PayloadTooLarge(AdminError):
+    status = 413
+    slug = "request-too-large"
+    title = "request entity too large"
+
+
+class UnsupportedMediaType(AdminError):
+    status = 415
+    slug = "unsupported-media-type"
+    title = "unsupported media type"
+
+
 class NotFound(AdminError):
     status = 404
     slug = "not-found"
@@ -127,6 +148,8 @@ _DEFAULT_TYPES = {
     401: "authentication_error",
     403: "permission_error",
     404: "not_found_error",
+    405: "invalid_request_error",
+    408: "invalid_request_error",
     413: "invalid_request_error",
     429: "rate_limit_error",
     502: "upstream_error",

@@ -17,10 +17,24 @@ is gevent's handler with three changes, each measured in a proxy worker (bench/r
   idle keep-alive connection would hold its greenlet and descriptor until the client closed it,
   and a worker takes at most `worker_connections`. Waiting for the upstream is not such a wait: a
   slow model keeps its client.
+
 - When the worker stops (`close_idle_connections()`, called by gunicorn.conf.py), a keep-alive
   connection waiting for its next request is closed at once, and a busy one after its answer:
   gunicorn waits for every open connection up to GUNICORN_GRACEFUL_TIMEOUT, so a single idle
   client (a browser, an SDK's connection pool) held every stop and deploy for 30 s.
+
+And it refuses what a hostile client can do to the connection itself (`app/framing.py` holds the
+rules; every refusal is a JSON answer in the server's error shape, then the connection closes):
+
+- framing per RFC 9112: both Content-Length and Transfer-Encoding, conflicting or malformed
+  Content-Lengths, a transfer coding other than `chunked`, obsolete line folding, and control
+  characters in a header or in the (percent-decoded) path are a 400;
+- whole-request deadlines: the head (request line and headers) must arrive within
+  `head_timeout_s` of its first byte, the body within `body_timeout_s` of the head, else 408.
+  A wait for a client's next request is still bounded by `keepalive` alone;
+- a worker's slots are not all held by clients that do not send: when more than half of
+  `worker_connections` wait for a request head (idle keep-alive or trickling), the one that has
+  waited longest is closed, so a new client always finds a slot (slowloris).
 """
 
 from __future__ import annotations
@@ -29,13 +43,25 @@ import contextlib
 import io
 import re
 import socket
+import time
+from collections import OrderedDict
 from http import client
 from typing import Any
+
+import gevent
 
 # OldMessage: gevent's adapter of the stdlib's header message to the interface its server reads.
 from gevent.pywsgi import OldMessage, headers_factory
 from gunicorn.workers.ggevent import PyWSGIHandler
 
+from app.framing import (
+    BadFraming,
+    BodyDeadline,
+    RequestTimedOut,
+    check_header_lines,
+    check_request_target,
+    error_response,
+)
 from app.green_io import send_all
 
 # The header line the `email` parser reads as one (name, value): its headerRE name characters,
@@ -50,6 +76,7 @@ def parse_request_headers(fp: Any, *_args: Any) -> Any:
         lines = client._read_headers(fp)  # type: ignore[attr-defined]  # the stdlib's own reader
     except client.LineTooLong:
         return headers_factory(_TooLong())  # gevent's own answer to an over-long line
+    check_header_lines(lines)  # raises BadFraming: gevent answers 400 and closes
     pairs = _plain_pairs(lines)
     if pairs is None:
         return headers_factory(io.BytesIO(b"".join(lines)))
@@ -92,14 +119,55 @@ def close_idle_connections() -> None:
         handler.close_while_idle()
 
 
-def client_handler(client_timeout_s: float | None) -> type[PyWSGIHandler]:
-    """The handler class for a worker whose client waits are bounded by `client_timeout_s`."""
-    return type("ClientHandler", (ClientHandler,), {"client_timeout_s": client_timeout_s})
+def client_handler(
+    client_timeout_s: float | None,
+    head_timeout_s: float | None = None,
+    body_timeout_s: float | None = None,
+    worker_connections: int = 0,
+    error_shape: str = "proxy",
+) -> type[PyWSGIHandler]:
+    """The handler class of a worker: client waits bounded by `client_timeout_s`, a request's
+    head and body by their deadlines, and at most half of `worker_connections` (when given)
+    waiting for a head."""
+    return type("ClientHandler", (ClientHandler,), {
+        "client_timeout_s": client_timeout_s, "head_timeout_s": head_timeout_s,
+        "body_timeout_s": body_timeout_s, "error_shape": error_shape,
+        "waiting": HeadWaiters(worker_connections // 2 if worker_connections else 0),
+    })  # fmt: skip
+
+
+class HeadWaiters:
+    """The connections of a worker waiting for a request head, oldest first. Past `limit`, the
+    oldest is shut down: its wait ends at once (end of stream) and its handler closes it."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._waiting: OrderedDict[Any, float] = OrderedDict()
+        self.shed = 0
+
+    def enter(self, handler: Any) -> None:
+        if not self.limit:
+            return
+        self._waiting[handler] = time.monotonic()
+        while len(self._waiting) > self.limit:
+            # Synchronous: the oldest is still waiting (it cannot run before this greenlet yields).
+            oldest, _ = self._waiting.popitem(last=False)
+            self.shed += 1
+            with contextlib.suppress(OSError, AttributeError):  # already closed
+                oldest.socket.shutdown(socket.SHUT_RDWR)
+
+    def leave(self, handler: Any) -> None:
+        self._waiting.pop(handler, None)
 
 
 class ClientHandler(PyWSGIHandler):  # type: ignore[misc]  # gevent's classes are untyped
     client_timeout_s: float | None = None
     served = False  # this connection has sent a request: later reads are keep-alive waits
+    head_timeout_s: float | None = None
+    body_timeout_s: float | None = None
+    error_shape = "proxy"
+    waiting = HeadWaiters(0)
+    _head_timer: Any = None
     # gevent's name for its header parser, and the send this handler writes with.
     MessageClass = staticmethod(parse_request_headers)
     send_all = staticmethod(send_all)
@@ -109,25 +177,101 @@ class ClientHandler(PyWSGIHandler):  # type: ignore[misc]  # gevent's classes ar
     def handle(self) -> None:
         self.socket.settimeout(self.client_timeout_s)
         self.served = False
-        super().handle()
+        try:
+            super().handle()
+        finally:
+            self.waiting.leave(self)
+
+    # -- the head: one deadline from its first byte, refusals in the error shape -------------
+
+    def handle_one_request(self) -> Any:
+        self.waiting.enter(self)
+        try:
+            result = super().handle_one_request()
+        except RequestTimedOut as exc:
+            return ("408", error_response(408, str(exc), self.error_shape))
+        finally:
+            self._stop_head_timer()
+            self.waiting.leave(self)
+        if isinstance(result, tuple):  # gevent's plain-text 400 or 414: ours in JSON
+            status = int(result[0])
+            return (result[0], error_response(status, self._refusal, self.error_shape))
+        return result
+
+    _refusal = "the request is malformed"
 
     def read_requestline(self) -> str:
-        # gevent's own; waits after the first request are keep-alive waits the stop may cut short.
-        if not self.served:
-            self.served = True
-            return str(super().read_requestline())
-        if _Idle.draining:
+        # The wait for a request's first byte is an idle keep-alive: keepalive bounds it, and
+        # after the first request a stopping worker ends it at once (close_idle_connections).
+        if self.served and _Idle.draining:
             return ""  # gevent closes the connection on an empty request line
-        _Idle.waiting.add(self)
-        try:
-            return str(super().read_requestline())
-        finally:
-            _Idle.waiting.discard(self)
+        if not self._first_byte_arrived():
+            return ""
+        self.served = True
+        if self.head_timeout_s:
+            self._head_timer = gevent.Timeout.start_new(
+                self.head_timeout_s,
+                RequestTimedOut(f"the request head did not arrive within {self.head_timeout_s:g}s"),
+            )
+        line: str = super().read_requestline()
+        return line
 
     def close_while_idle(self) -> None:
         """End the wait for a next request: the read sees end of file, gevent closes it."""
         with contextlib.suppress(OSError):  # already closed by the client
             self.socket.shutdown(socket.SHUT_RDWR)
+
+    def _first_byte_arrived(self) -> bool:
+        if not self.served:
+            return bool(self.rfile.peek(1))
+        _Idle.waiting.add(self)
+        try:
+            return bool(self.rfile.peek(1))
+        finally:
+            _Idle.waiting.discard(self)
+
+    def read_request(self, raw_requestline: str) -> bool:
+        try:
+            words = raw_requestline.split()
+            if len(words) >= 2:
+                check_request_target(words[1])
+            done: bool = super().read_request(raw_requestline)
+        finally:
+            self._stop_head_timer()
+        self.waiting.leave(self)
+        return done
+
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.close()
+            self._head_timer = None
+
+    def _handle_client_error(self, ex: BaseException) -> Any:
+        if isinstance(ex, RequestTimedOut):
+            raise ex  # answered 408 by handle_one_request
+        self._refusal = str(ex) if isinstance(ex, BadFraming) else "the request is malformed"
+        return super()._handle_client_error(ex)
+
+    def _send_error_response_if_possible(self, error_code: int) -> None:
+        # gevent's own (a body that turned out malformed, an app failure), in the error shape.
+        if self.response_length:
+            self.close_connection = True
+            return
+        message = "the request body is malformed" if error_code == 400 else "internal error"
+        try:
+            self.close_connection = True
+            self._sendall(error_response(error_code, message, self.error_shape))
+            self.headers_sent = True
+        except OSError:
+            pass
+
+    # -- the body: one deadline from the end of the head --------------------------------------
+
+    def get_environ(self) -> Any:
+        env = super().get_environ()
+        if self.body_timeout_s:
+            env["wsgi.input"] = BodyDeadline(env["wsgi.input"], self.body_timeout_s, self)
+        return env
 
     def _sendall(self, data: bytes | bytearray) -> None:
         # gevent's own, with `send_all` in place of the socket's sendall().

@@ -34,9 +34,17 @@ class _KeyFieldsSchema(LimitFieldsSchema):
     policyId = StrictString()
 
 
+# A key travels in an HTTP header (Authorization, x-api-key, api-key): only visible ASCII can
+# ever authenticate, so anything else is refused at creation rather than stored unusable.
+_HEADER_SAFE = validate.Regexp(
+    r"^[\x21-\x7e]+$",
+    error="must be visible ASCII characters only (no spaces): it is sent in a header",
+)
+
+
 class KeyCreateSchema(_KeyFieldsSchema):
     name = StrictString(required=True, validate=validate.Length(min=1, max=512))
-    key = StrictString(required=True, validate=validate.Length(min=1, max=1024))
+    key = StrictString(required=True, validate=[validate.Length(min=1, max=1024), _HEADER_SAFE])
     ttl = StrictString(validate=validate_ttl)
     isKeyNotHashed = StrictBoolean()
 
@@ -56,6 +64,7 @@ class KeyUpdateSchema(_KeyFieldsSchema):
 
     revoked = StrictBoolean()
     revokedReason = StrictString(validate=validate.Length(max=1024))
+    ttl = StrictString(validate=validate_ttl)  # counts from the key's creation, as on create
 
 
 class KeySchema(LimitsOutSchema):

@@ -6,11 +6,11 @@ from typing import Any
 
 from marshmallow import RAISE, ValidationError, fields, pre_load, validate
 
-from schemas.common import StrictString, WireSchema, string_list
+from schemas.common import StrictFloat, StrictString, WireSchema, string_list
 
 _MODEL_PRICES = fields.Dict(
     keys=fields.String(validate=validate.Length(min=1, max=256)),
-    values=fields.Float(validate=validate.Range(min=0, max=1e6), allow_nan=False),
+    values=StrictFloat(validate=validate.Range(min=0, max=1e6), allow_nan=False),
 )
 
 

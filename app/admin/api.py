@@ -1,8 +1,10 @@
-"""flask-smorest wiring for the admin API: 400s (not 422s), JSON whatever the content type, and
-every error in the admin shape `{"type", "title", "status", "detail", "instance"}`."""
+"""flask-smorest wiring for the admin API: 400s (not 422s), JSON whatever the content type (but
+see app/admin/guard.py), bodies bounded in depth and free of NUL and NaN, and every error in the
+admin shape `{"type", "title", "status", "detail", "instance"}`."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import flask
@@ -11,7 +13,7 @@ from webargs import core
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
-from app.errors import admin_error_body
+from app.errors import BadRequest, admin_error_body
 from schemas.errors import AdminErrorSchema
 
 _SLUGS = {400: "validation", 401: "unauthorized", 404: "not-found", 405: "method-not-allowed",
@@ -28,7 +30,42 @@ class AdminParser(FlaskParser):  # type: ignore[misc]
         data = req.get_data(cache=True)
         if not data:
             return core.missing
-        return core.parse_json(data)
+        try:
+            document = json.loads(data, parse_constant=_refuse_constant)
+        except RecursionError as exc:
+            raise BadRequest(f"body: JSON nested deeper than {MAX_JSON_DEPTH} levels") from exc
+        check_json(document)
+        return document
+
+
+MAX_JSON_DEPTH = 32  # the deepest admin body (a key's allowedPaths) is 3 levels
+
+
+def _refuse_constant(name: str) -> Any:
+    raise BadRequest(f"body: {name} is not a JSON number")
+
+
+def check_json(document: Any) -> None:
+    """Raise BadRequest when a parsed body nests deeper than MAX_JSON_DEPTH or holds a NUL in a
+    key or a string (PostgreSQL cannot store it). Iterative: no recursion on hostile input."""
+    pending: list[tuple[Any, str, int]] = [(document, "body", 1)]
+    while pending:
+        value, where, depth = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise BadRequest(f"{where}: must not contain NUL characters")
+            continue
+        if not isinstance(value, (dict, list)):
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise BadRequest(f"body: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                if "\x00" in key:
+                    raise BadRequest(f"{where}: keys must not contain NUL characters")
+                pending.append((inner, f"{where}.{key}" if where != "body" else key, depth + 1))
+        else:
+            pending.extend((inner, f"{where}[{i}]", depth + 1) for i, inner in enumerate(value))
 
 
 class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
@@ -77,6 +114,9 @@ class AdminApi(flask_smorest.Api):  # type: ignore[misc]
             detail = "; ".join(flatten_messages(data["messages"])) or "invalid request"
         elif code == 500:
             detail = "internal server error"
+        elif code == 413:
+            limit = flask.current_app.config.get("MAX_CONTENT_LENGTH")
+            detail = f"the request body is larger than {limit} bytes (ADMIN_MAX_BODY_BYTES)"
         else:
             detail = data.get("message") or error.description or error.name
         body = admin_error_body(code, _SLUGS.get(code, "error"), error.name.lower(), detail,

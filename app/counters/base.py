@@ -66,6 +66,15 @@ class Denial:
     retry_after_s: int | None
 
 
+@dataclass(frozen=True)
+class Unseeded:
+    """Only when the backend's `require_seeded` is on: `limit`'s current window has no counter
+    rebuilt from the record of truth yet (a new window, or Redis lost it). Nothing was taken;
+    `seed` it and admit again (`app/counters/reseed.py` does)."""
+
+    limit: CostLimit
+
+
 class LimitCounters(Protocol):
     """Atomic rate and spend accounting; see the module docstring for the contract."""
 
@@ -75,9 +84,11 @@ class LimitCounters(Protocol):
         costs: Sequence[CostLimit],
         estimate_micros: int,
         now: float,
-    ) -> Reservation | Denial: ...
+    ) -> Reservation | Denial | Unseeded: ...
 
     def settle(self, reservation: Reservation, actual_micros: int) -> None: ...
+
+    def seed(self, cost: CostLimit, now: float, spend_micros: int) -> None: ...
 
     def add_spend(self, costs: Sequence[CostLimit], amount_micros: int, now: float) -> None: ...
 

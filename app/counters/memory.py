@@ -19,6 +19,7 @@ from app.counters.base import (
     Denial,
     RateLimit,
     Reservation,
+    Unseeded,
     admission_windows,
     check_amount,
     check_distinct,
@@ -44,6 +45,7 @@ class _CostWindow:
     end: int | None
     spend: int = 0
     reserved: int = 0
+    seeded: bool = False
     open: dict[str, tuple[int, float]] = field(default_factory=dict)  # id -> (amount, expiry)
     expiries: list[tuple[float, str]] = field(default_factory=list)  # heap of (expiry, id)
 
@@ -77,7 +79,9 @@ class _CostWindow:
 
 class MemoryCounters:
     """`LimitCounters` in process memory; `reservation_ttl_s` bounds how long an unsettled
-    reservation counts."""
+    reservation counts. `require_seeded`: as in `RedisCounters` (a restart loses every window)."""
+
+    require_seeded = False
 
     def __init__(self, reservation_ttl_s: float = DEFAULT_RESERVATION_TTL_S) -> None:
         self._reservation_ttl_s = reservation_ttl_s
@@ -92,11 +96,15 @@ class MemoryCounters:
         costs: Sequence[CostLimit],
         estimate_micros: int,
         now: float,
-    ) -> Reservation | Denial:
+    ) -> Reservation | Denial | Unseeded:
         """Take a slot of every rate limit and reserve the estimate on every cost limit, or nothing."""
         rate_ids, cost_ids, reservation_id = admission_windows(rates, costs, estimate_micros, now)
         with self._lock:
             self._maybe_sweep(now)
+            if self.require_seeded:
+                for cost, wid in zip(costs, cost_ids, strict=True):
+                    if not self._cost(wid).seeded:
+                        return Unseeded(cost)
             rate_windows = [
                 self._rate(wid, rate, now) for wid, rate in zip(rate_ids, rates, strict=True)
             ]
@@ -129,6 +137,15 @@ class MemoryCounters:
         with self._lock:
             for wid in windows:
                 self._cost(wid).spend += amount_micros
+
+    def seed(self, cost: CostLimit, now: float, spend_micros: int) -> None:
+        """Mark `cost`'s current window seeded, its spend at least `spend_micros`; once."""
+        check_amount(spend_micros)
+        with self._lock:
+            counter = self._cost(cost_window(cost, now))
+            if not counter.seeded:
+                counter.spend = max(counter.spend, spend_micros)
+                counter.seeded = True
 
     def spend(self, cost: CostLimit, now: float) -> int:
         """Recorded (settled) spend in the current window of `cost`."""

@@ -49,6 +49,7 @@ from app.counters.base import (
     Denial,
     RateLimit,
     Reservation,
+    Unseeded,
     admission_windows,
     check_amount,
     check_distinct,
@@ -68,12 +69,18 @@ _COST_GRACE_S = 60
 
 # KEYS: rate keys (ARGV[1] of them), then a (hash, zset) pair per cost limit.
 # ARGV: n_rates, now, expiry, estimate, member, then (limit, ttl) per rate and (limit, ttl) per cost;
-# ttl "0" = never expires. Returns 0 when admitted, else the 1-based index of the failing limit.
+# ttl "0" = never expires; last, "1" to require seeded cost hashes. Returns 0 when admitted, -j
+# when cost hash j is not seeded (nothing taken), else the 1-based index of the failing limit.
 _ADMIT_LUA = """
 local nr = tonumber(ARGV[1])
 local now = ARGV[2]
 local est = tonumber(ARGV[4])
 local nc = (#KEYS - nr) / 2
+if ARGV[#ARGV] == '1' then
+  for j = 1, nc do
+    if redis.call('HEXISTS', KEYS[nr + 2 * j - 1], 'seeded') == 0 then return -j end
+  end
+end
 for i = 1, nr do
   if tonumber(redis.call('GET', KEYS[i]) or 0) >= tonumber(ARGV[4 + 2 * i]) then return i end
 end
@@ -124,8 +131,24 @@ return 0
 """
 
 
+# KEYS: one cost hash. ARGV: spend from the record of truth, ttl ("0" = never expires).
+# The larger of that and the spend settled since the hash was lost; marks the hash seeded once.
+_SEED_LUA = """
+if redis.call('HEXISTS', KEYS[1], 'seeded') == 1 then return 0 end
+local current = tonumber(redis.call('HGET', KEYS[1], 'spend') or 0)
+if tonumber(ARGV[1]) > current then redis.call('HSET', KEYS[1], 'spend', ARGV[1]) end
+redis.call('HSET', KEYS[1], 'seeded', 1)
+if ARGV[2] ~= '0' then redis.call('EXPIRE', KEYS[1], ARGV[2], 'NX') end
+return 1
+"""
+
+
 class RedisCounters:
-    """`LimitCounters` on Redis; all key names start with `key_prefix`."""
+    """`LimitCounters` on Redis; all key names start with `key_prefix`. With `require_seeded`,
+    `admit` answers `Unseeded` for a cost window whose hash `seed` has not marked (a new window,
+    or one Redis lost)."""
+
+    require_seeded = False
 
     def __init__(
         self,
@@ -149,6 +172,7 @@ class RedisCounters:
         # Registering only hashes the script locally; nothing connects until the first call.
         self._admit = client.register_script(_ADMIT_LUA)
         self._settle = client.register_script(_SETTLE_LUA)
+        self._seed = client.register_script(_SEED_LUA)
 
     def admit(
         self,
@@ -156,14 +180,16 @@ class RedisCounters:
         costs: Sequence[CostLimit],
         estimate_micros: int,
         now: float,
-    ) -> Reservation | Denial:
+    ) -> Reservation | Denial | Unseeded:
         """Take a slot of every rate limit and reserve the estimate on every cost limit, or nothing."""
         rate_ids, cost_ids, reservation_id = admission_windows(rates, costs, estimate_micros, now)
         if rates or costs:
             member = f"{estimate_micros}:{reservation_id}"
             keys, head, limits = self._admit_call(rates, rate_ids, costs, cost_ids, now)
-            args = [*head, estimate_micros, member, *limits]
+            args = [*head, estimate_micros, member, *limits, int(self.require_seeded)]
             failed = self._run(self._admit, keys, args)
+            if failed < 0:
+                return Unseeded(costs[-failed - 1])
             if failed:  # the 1-based index of the failing limit: rates first, then costs
                 index = failed - 1
                 limit = rates[index] if index < len(rates) else costs[index - len(rates)]
@@ -186,6 +212,12 @@ class RedisCounters:
         windows = [cost_window(cost, now) for cost in costs]
         check_distinct(windows)
         self._add(windows, "", 0, amount_micros, now)
+
+    def seed(self, cost: CostLimit, now: float, spend_micros: int) -> None:
+        """Mark `cost`'s current window seeded, its spend at least `spend_micros`; once."""
+        check_amount(spend_micros)
+        wid = cost_window(cost, now)
+        self._run(self._seed, [f"{self._prefix}cs:{wid}"], [spend_micros, self._cost_ttl(wid, now)])
 
     def spend(self, cost: CostLimit, now: float) -> int:
         """Recorded (settled) spend in the current window of `cost`."""

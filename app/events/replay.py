@@ -3,8 +3,10 @@
 A replay that stops half-way (the database fails again, the process dies) keeps the file for a
 later round or another process. Inserts are idempotent by event id, so the events a previous
 attempt already stored are skipped, never doubled. A file is deleted only after every one of its
-events is stored, or was refused by the database on its own merits and moved to the rejected
-file: one bad event must not hold the journal (and every event behind it) hostage forever.
+events is stored. An event the database refuses on its own merits is stored again as a cleaned
+row (`app.storage.storable.last_resort`: accounting kept, free text made ASCII, metadata dropped);
+only if even that is refused does its line move to the rejected file: one bad event must not hold
+the journal (and every event behind it) hostage forever.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from app.events.codec import CorruptLine, decode
 from app.events.journal import ClaimedFile, Journal
 from app.events.stats import Counters
 from app.storage.database import StorageError
+from app.storage.storable import last_resort
 
 log = logging.getLogger(__name__)
 
@@ -132,18 +135,35 @@ class Replayer:
         return True
 
     def _store_one_by_one(self, batch: Batch, progress: _FileProgress) -> bool:
-        """Find the events the database refuses and store the others."""
+        """Find the events the database refuses, store them as cleaned rows, and the others."""
         for line, event in batch:
             try:
                 self._sink.insert_many([event])
             except Exception as exc:
                 if not is_data_error(exc):
                     return False
-                log.error("event %s refused by the database, set aside: %s", event.id, exc)
-                progress.refused.append(line)
-                progress.rejected += 1
+                if not self._store_cleaned(line, event, exc, progress):
+                    return False
             else:
                 progress.stored += 1
+        return True
+
+    def _store_cleaned(
+        self, line: bytes, event: Event, refusal: Exception, progress: _FileProgress
+    ) -> bool:
+        """Store the refused event as a cleaned row; set it aside only if that is refused too."""
+        log.warning("event %s refused by the database (%s); storing a cleaned row", event.id,
+                    refusal)  # fmt: skip
+        try:
+            self._sink.insert_many([last_resort(event, type(refusal).__name__)])
+        except Exception as exc:
+            if not is_data_error(exc):
+                return False
+            log.error("event %s refused even cleaned, set aside: %s", event.id, exc)
+            progress.refused.append(line)
+            progress.rejected += 1
+        else:
+            progress.stored += 1
         return True
 
     def _interrupted(self, deadline: float | None) -> bool:

@@ -22,12 +22,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import gevent
+
 from app.domain.entities import ProviderSetting
 from app.providers import pricing
 from app.providers.base import PRICED_KINDS, Operation, OperationKind, Usage
 from app.providers.pricing import ModalCounts, PriceTable
 from app.providers.tokens import TokenCounter
 
+# The request fields that bound a generation's output, by API: Chat Completions (new and legacy
+# name), Anthropic Messages and Completions, and the Responses API.
+OUTPUT_BOUND_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
 # Above this size the prompt is estimated from its length instead of tokenized on the hub.
 MAX_TOKENIZED_BODY = 64 * 1024
 _COST_MAP_HINT = (
@@ -39,11 +44,19 @@ _NOUNS = {
     OperationKind.SPEECH: "speech",
     OperationKind.TRANSCRIPTION: "transcription",
 }
+# A streamed answer counted locally is tokenized in slices of this many characters (about 5 ms of
+# the hub each), other greenlets running in between.
+COUNT_SLICE_CHARS = 64 * 1024
 
 
 class Pricer:
-    def __init__(self, tokens: TokenCounter) -> None:
+    """Prices and estimates requests. `reserve_max_output` (`COST_ESTIMATE_OUTPUT=max`, the
+    default): a generation without an output bound is estimated at the model's maximum output, so
+    concurrent requests can never take spend past a limit; off (`bound`), only at its bound."""
+
+    def __init__(self, tokens: TokenCounter, reserve_max_output: bool = True) -> None:
         self.tokens = tokens
+        self.reserve_max_output = reserve_max_output
         self._cost_maps: dict[tuple[str, int], pricing.CostMap] = {}
 
     def cost_map(self, setting: ProviderSetting | None) -> pricing.CostMap | None:
@@ -147,18 +160,31 @@ class Pricer:
         self, operation: Operation, model: str, body: dict[str, Any] | None, raw_size: int,
         setting: ProviderSetting | None, table: PriceTable,
     ) -> int:  # fmt: skip
-        """The reservation for a request: counted prompt tokens plus its max output tokens (images:
-        their per-image price; speech: its characters; transcription: see the limits stage)."""
+        """The reservation for a request: counted prompt tokens plus its output bound, or the
+        model's maximum output when it sets none (see `reserve_max_output`); images: their
+        per-image price; speech: its characters; transcription: see the limits stage."""
         if operation.kind not in PRICED_KINDS or not model:
             return 0
         usage = Usage(prompt_tokens=self.prompt_tokens(operation, model, body, raw_size))
         if body is not None:
-            usage.completion_tokens = _max_output_tokens(body)
+            usage.completion_tokens = self.reserved_output(operation, model, body, table)
             if operation.kind is OperationKind.SPEECH and isinstance(body.get("input"), str):
                 usage.characters = len(body["input"])
         if operation.kind is OperationKind.IMAGE:
             usage.prompt_tokens = 0  # priced per image: the dearest the request can cost
         return self.cost(operation, model, usage, setting, body, table)
+
+    def reserved_output(
+        self, operation: Operation, model: str, body: dict[str, Any], table: PriceTable
+    ) -> int:
+        """Output tokens the estimate counts: the request's bound, else the model's maximum."""
+        bound = output_bound(body)
+        if bound is not None:
+            return bound
+        generates = operation.kind.produces_text or operation.kind is OperationKind.RESPONSES
+        if generates and self.reserve_max_output:
+            return pricing.max_output_tokens(model, table=table) or 0
+        return 0
 
     def prompt_tokens(
         self, operation: Operation, model: str, body: dict[str, Any] | None, raw_size: int
@@ -183,7 +209,14 @@ class Pricer:
         return 0
 
     def completion_tokens(self, model: str, parts: list[str]) -> int:
-        return self.tokens.count_text(model, "".join(parts)) if parts else 0
+        """Tokens of a streamed answer whose upstream reported no usage; a long one is counted in
+        slices with the hub free in between (`COUNT_SLICE_CHARS`)."""
+        if not parts:
+            return 0
+        text = "".join(parts)
+        if len(text) <= COUNT_SLICE_CHARS:
+            return self.tokens.count_text(model, text)
+        return self.tokens.count_text_in_slices(model, text, COUNT_SLICE_CHARS, gevent.sleep)
 
 
 def responses_messages(body: Mapping[str, Any]) -> list[Any]:
@@ -199,14 +232,6 @@ def responses_messages(body: Mapping[str, Any]) -> list[Any]:
     elif isinstance(given, list):
         messages.extend(item for item in given if isinstance(item, dict))
     return messages
-
-
-def _max_output_tokens(body: Mapping[str, Any]) -> int:
-    for name in ("max_output_tokens", "max_completion_tokens", "max_tokens"):
-        limit = body.get(name)
-        if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
-            return limit
-    return 0
 
 
 def _is_unseen_background(body: Mapping[str, Any] | None) -> bool:
@@ -246,3 +271,12 @@ def _per_image_cost(
         model, size if isinstance(size, str) else None,
         quality if isinstance(quality, str) else None, n, table=table,
     )  # fmt: skip
+
+
+def output_bound(body: dict[str, Any]) -> int | None:
+    """The output bound a request sets (the first positive integer of OUTPUT_BOUND_FIELDS)."""
+    for name in OUTPUT_BOUND_FIELDS:
+        value = body.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None

@@ -74,6 +74,7 @@ class TokenPrices:
     cache_write: Fraction | None = (
         None  # None: tokens written to a prompt cache cost the prompt price
     )
+    max_output_tokens: int | None = None  # the most one request can produce; None: unknown
 
     def cost(
         self, prompt_tokens: int, completion_tokens: int, cached_prompt_tokens: int,
@@ -274,7 +275,24 @@ def _token_prices(entry: Mapping[str, Any]) -> TokenPrices:
         completion=exact(entry["completion"]) / _PER_MILLION,
         cached_prompt=None if cached is None else exact(cached) / _PER_MILLION,
         cache_write=None if written is None else exact(written) / _PER_MILLION,
+        max_output_tokens=_positive_int(entry.get("max_output_tokens")),
     )
+
+
+def _positive_int(value: object) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"max_output_tokens must be a positive integer, not {value!r}")
+    return value
+
+
+def max_output_tokens(model: str, *, table: PriceTable | None = None) -> int | None:
+    """The most output tokens one request to `model` can produce, per the price data; None when
+    the data does not say (costMap-only, vLLM and custom models)."""
+    prices = _table(table)
+    entry = prices.lookup(model, prices.chat)
+    return None if entry is None else entry.max_output_tokens
 
 
 def _unit_prices(data: Mapping[str, Any], name: str, key: str, units: int) -> dict[str, Fraction]:

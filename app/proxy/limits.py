@@ -11,13 +11,21 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from app.counters.base import CostLimit, CountersUnavailable, Denial, LimitCounters, RateLimit
+from app.counters.base import (
+    CostLimit,
+    CountersUnavailable,
+    Denial,
+    LimitCounters,
+    RateLimit,
+    Unseeded,
+)
 from app.domain.entities import Limits, User
 from app.errors import ProxyError
 from app.providers.base import OperationKind, Usage
 from app.providers.costs import Pricer
 from app.proxy.context import RequestContext
 from app.proxy.outgoing import OutgoingCall
+from app.proxy.output_hint import unbounded_output_hint
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +134,8 @@ def reserve(
     estimate = max(_estimate(ctx, c, pricer) for c in (call, *alternatives)) if costs else 0
     try:
         outcome = counters.admit(rates, costs, estimate, now)
+        if isinstance(outcome, Unseeded):  # app.counters.reseed seeds them; never seen behind it
+            raise CountersUnavailable(f"the counter of {outcome.limit.scope} is not seeded")
     except CountersUnavailable as exc:
         if not fail_open.admits(bool(costs)):
             ctx.limit_decision = "unavailable"
@@ -138,9 +148,23 @@ def reserve(
         ctx.limit_decision = (
             "rate_limited" if isinstance(outcome.limit, RateLimit) else "cost_limited"
         )
-        raise _denial_error(outcome, call)
+        error = _denial_error(outcome, call)
+        if isinstance(outcome.limit, CostLimit):
+            error.message += _output_hint(call, counters, pricer, outcome.limit, now)
+        raise error
     ctx.limit_decision = "admitted"
     ctx.reservation = outcome
+
+
+def _output_hint(call: OutgoingCall, counters: LimitCounters, pricer: Pricer,
+                 limit: CostLimit, now: float) -> str:  # fmt: skip
+    """app/proxy/output_hint.py: the max_tokens that would fit, when the output bound is why."""
+    try:
+        left = max(0, limit.limit_micros - counters.spend(limit, now))
+    except CountersUnavailable:
+        return ""
+    return unbounded_output_hint(pricer, call.operation, call.model, call.parsed, len(call.body),
+                                 call.setting, call.adapter.prices, left)  # fmt: skip
 
 
 def settle(ctx: RequestContext, counters: LimitCounters, actual_micros: int) -> None:

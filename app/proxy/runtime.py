@@ -13,6 +13,7 @@ from redis.cluster import RedisCluster
 from app.config import Settings
 from app.counters.base import LimitCounters
 from app.counters.memory import MemoryCounters
+from app.counters.reseed import ReseedingCounters
 from app.pii.detectors import build_detectors
 from app.policies.engine import EntityDetector
 from app.providers.costs import Pricer
@@ -26,6 +27,7 @@ from app.proxy.upstream import Upstream, UpstreamPool
 from app.routing.cache.base import ResponseCache
 from app.routing.cache.factory import build_response_cache
 from app.storage.database import Database
+from app.storage.events import EventRepository
 
 
 @dataclass
@@ -74,8 +76,10 @@ def build_runtime(settings: Settings, db: Database, events: EventPublisher) -> P
         settings=settings,
         endpoints=EndpointTable(),
         snapshot=snapshot,
-        counters=build_counters(settings, client),
-        pricer=Pricer(TokenCounter()),
+        # Cost windows a counter backend lost (a Redis restart, a flush) are rebuilt from the
+        # events table before a key is admitted against them.
+        counters=ReseedingCounters(build_counters(settings, client), EventRepository(db)),
+        pricer=Pricer(TokenCounter(), reserve_max_output=settings.cost_estimate_output == "max"),
         # As many connections per origin as a worker accepts clients: with fewer, streams beyond
         # the pool waited for another stream to end (a pool of 256 held half of 1,000 concurrent
         # streams back by a whole stream's length).

@@ -115,6 +115,7 @@ _SIMPLE_UPDATES = {
     "shouldLogResponse": "should_log_response",
     "rotationEnabled": "rotation_enabled",
     "policyId": "policy_id",
+    "ttl": "ttl",
 }
 _LIMIT_FIELDS = (
     "costLimitInUsd",

@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from app.domain.entities import ProviderSetting
-from app.domain.upstream_urls import UpstreamUrlError, validate_upstream_url
+from app.domain.upstream_urls import UpstreamUrlError, is_dns_label, validate_upstream_url
 from app.errors import BadRequest, NotFound
 from app.providers.catalog import is_builtin, required_setting_fields
 from app.services.clock import new_id, now_s
@@ -66,6 +66,9 @@ def _checked_setting(provider: str, setting: dict[str, str]) -> dict[str, str]:
     if missing:
         raise BadRequest(f"setting: {', '.join(missing)} required for provider {provider}")
     checked = dict(setting)
+    if checked.get("resourceName") and not is_dns_label(checked["resourceName"]):
+        # It becomes https://<resourceName>.openai.azure.com: one label, or it rewrites the host.
+        raise BadRequest("setting.resourceName: must be one DNS label (letters, digits, hyphens)")
     if checked.get("url"):
         try:
             checked["url"] = validate_upstream_url(checked["url"])

@@ -10,6 +10,7 @@ import orjson
 
 from app.domain.events import Event
 from app.storage.database import Database, Row, from_json, placeholders, to_json
+from app.storage.storable import clean_event, clean_text
 
 _COLUMNS = (
     "id", "created_at", "key_id", "tags", "provider", "model", "path", "method", "status",
@@ -104,6 +105,7 @@ class EventRepository:
         """
         if not events:
             return 0
+        events = [clean_event(e) for e in events]  # the storage rule (app.storage.storable)
         with_bodies = [
             e for e in events if e.request_body is not None or e.response_body is not None
         ]
@@ -149,6 +151,19 @@ class EventRepository:
         )
         return int(rows[0]["total"])
 
+    def spend_micros(self, key_id: str, start: int | None, end: int | None) -> int:
+        """The key's spend between `start` (inclusive) and `end` (exclusive) unix seconds; None
+        leaves a side open. What cost counters are rebuilt from (app/counters/reseed.py)."""
+        sql = "SELECT COALESCE(SUM(cost_micros), 0) AS total FROM events WHERE key_id = %s"
+        params: list[Any] = [key_id]
+        if start is not None:
+            sql += " AND created_at >= %s"
+            params.append(start)
+        if end is not None:
+            sql += " AND created_at < %s"
+            params.append(end)
+        return int(self._db.query(sql, params)[0]["total"])
+
     def count(self, selection: EventFilter) -> int:
         where, params = where_clause(self._db, selection)
         return int(self._db.query(f"SELECT COUNT(*) AS n FROM events e{where}", params)[0]["n"])
@@ -179,9 +194,9 @@ def where_clause(db: Database, selection: EventFilter) -> tuple[str, list[Any]]:
                            ("action", selection.actions)):  # fmt: skip
         if values:
             clauses.append(f"e.{column} IN ({placeholders(len(values))})")
-            params += list(values)
+            params += [clean_text(v) for v in values]  # as stored, and never a NUL to PostgreSQL
     if selection.tags:
-        sql, values = db.json_contains_all("e.tags", selection.tags)
+        sql, values = db.json_contains_all("e.tags", [clean_text(t) for t in selection.tags])
         clauses.append(sql)
         params += values
     if selection.status is not None:

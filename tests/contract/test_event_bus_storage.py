@@ -140,17 +140,49 @@ def test_a_journal_left_by_a_previous_process_is_replayed_on_start(database, bus
     assert wait_for(lambda: not list(previous.directory.glob("events-*.jsonl")))
 
 
-def test_a_value_the_database_refuses_is_set_aside(database, buses, journal_dir):
+def test_a_value_out_of_its_column_range_is_stored_clamped(database, buses, journal_dir):
     repository = EventRepository(database)
     bus = new_bus(buses, repository, journal_dir)
     events = make_events(50)
-    bad = Event(id="too-many-tokens", created_at=1_700_000_000, key_id="k1",
+    big = Event(id="too-many-tokens", created_at=1_700_000_000, key_id="k1", cost_micros=7,
                 prompt_token_count=2**70)  # fmt: skip
-    for event in [*events[:20], bad, *events[20:]]:
+    for event in [*events[:20], big, *events[20:]]:
         bus.publish(event)
-    assert wait_for(lambda: bus.stats().rejected == 1)
-    assert wait_for(lambda: len(stored_ids(repository)) == 50)
-    assert_stored_exactly(repository, events)
+    assert wait_for(lambda: len(stored_ids(repository)) == 51)
+    assert_stored_exactly(repository, [*events, big])
+    stored = repository.find(EventFilter(key_ids=["k1"]), limit=1000)
+    assert next(e for e in stored if e.id == big.id).prompt_token_count == 2**31 - 1
+    assert bus.stats().rejected == 0
+    assert bus.drain(10) is True
+
+
+class PickyRepository:
+    """The real repository, refusing (as a data error, the way psycopg2 refuses a value) any row
+    whose metadata it does not like."""
+
+    def __init__(self, inner: EventRepository) -> None:
+        self.inner = inner
+
+    def insert_many(self, events) -> int:
+        if any(e.metadata == {"poison": 1} for e in events):
+            raise ValueError("this value cannot be stored")
+        return self.inner.insert_many(events)
+
+
+def test_a_row_the_database_refuses_is_stored_as_a_cleaned_row(database, buses, journal_dir):
+    repository = EventRepository(database)
+    bus = new_bus(buses, PickyRepository(repository), journal_dir)
+    events = make_events(30)
+    bad = Event(id="poisoned", created_at=1_700_000_000, key_id="k1", model="gpt-4o",
+                cost_micros=1234, user_id="u\u00e9", metadata={"poison": 1})  # fmt: skip
+    for event in [*events[:10], bad, *events[10:]]:
+        bus.publish(event)
+    assert wait_for(lambda: len(stored_ids(repository)) == 31)
+    assert_stored_exactly(repository, [*events, bad])
+    stored = next(e for e in repository.find(EventFilter(), limit=1000) if e.id == bad.id)
+    assert (stored.cost_micros, stored.user_id, stored.metadata) == (1234, "u\\xe9", None)
+    assert "stored as a cleaned row" in stored.error
+    assert bus.stats().rejected == 0
     assert bus.drain(10) is True
 
 

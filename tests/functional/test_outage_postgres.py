@@ -116,8 +116,8 @@ def test_postgres_down_30s_under_load_loses_and_doubles_no_event(tmp_path):
             thread.join(15)
         found = _wait_for_events(pg, key_id, len(load.answered), timeout=20)
         _, distinct_rows = _event_custom_ids(pg, key_id)
-        output = env.gateway.output
 
+    output = env.gateway.output  # complete once the servers stopped (a reader thread collects it)
     print(output[-5000:])  # shown when an assertion fails
     assert admin_during.status_code == 503, admin_during.text  # nothing stored, nothing hangs
     assert late.status_code == 200, late.text
