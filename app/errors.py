@@ -21,8 +21,9 @@
             ├── UpstreamUnreachable 502  connect failed, reset, closed early  (a route may retry)
             └── UpstreamRefused     502  the address is forbidden (SSRF guard) (never retried)
 
-`ProxyError.body()` is the one mapping of a proxy error to HTTP; `retryable` says whether a route
-may try the call again (on this or another step).
+A proxy error becomes HTTP in one place, `app/proxy/context.error_response`: `ProxyError.body()`
+(OpenAI's shape), or the called provider's shape (`adapter.error_body`: Anthropic's on its paths).
+`retryable` says whether a route may try the call again (on this or another step).
 
 No message carries a key or a secret: callers pass ids and field names, never credentials.
 """
