@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from urllib.parse import quote
 
+from app.errors import ProxyError
 from app.providers.base import Operation, OperationKind, ProviderAdapter
 from app.providers.custom import CustomAdapter, ServedProvider, split_custom_path
 from app.providers.registry import BUILTIN_ADAPTERS, adapter_for
@@ -72,9 +74,23 @@ class EndpointTable:
             )
         for entry in self._dynamic.get(method, ()):
             if path.startswith(entry.prefix) and entry.pattern.match(path, len(entry.prefix)):
-                suffix = path[len(entry.prefix) :]
+                suffix = upstream_suffix(path[len(entry.prefix) :])
                 return Endpoint(entry.provider, entry.template, Operation(entry.kind, suffix))
         return None
+
+
+def upstream_suffix(decoded: str) -> str:
+    """A path's templated part as the upstream gets it: each segment percent-encoded again, so a
+    client's `%3F`, `%23` or `%2F` stays inside its segment (never a query, fragment or extra
+    segment upstream); a `.` or `..` segment, which could climb the upstream's path, is refused."""
+    segments = decoded.split("/")
+    if any(segment in (".", "..") for segment in segments):
+        raise ProxyError(400, "path segments '.' and '..' are not allowed")
+    return "/".join(quote(segment, safe=_SEGMENT_SAFE) for segment in segments)
+
+
+# RFC 3986 pchar less '%': what a segment may hold as is (ids, model names with ':' or '@').
+_SEGMENT_SAFE = "!$&'()*+,;=:@-._~"
 
 
 def resolve_endpoint(

@@ -26,6 +26,7 @@ request's outcome is known once.
 
 from __future__ import annotations
 
+import logging
 import time
 from functools import partial
 
@@ -49,6 +50,8 @@ from app.proxy.route_steps import read_route_body, route_for, step_calls, step_e
 from app.proxy.runtime import ProxyRuntime
 from app.proxy.send import send
 from app.proxy.users import authorize_user
+
+log = logging.getLogger(__name__)
 
 
 def handle(request: ProxyRequest, runtime: ProxyRuntime) -> ProxyResponse:
@@ -80,6 +83,8 @@ def handle(request: ProxyRequest, runtime: ProxyRuntime) -> ProxyResponse:
     except ProxyError as error:
         finish(Outcome(error.status, error.message))
         return error_response(error, ctx.adapter or adapter_for_path(request.path))
+    except Exception:  # a fault of ours: still one event, and the reservation released at once
+        return _internal_error(ctx, finish)
     if upstream.is_event_stream:
         return relay_stream(call, upstream, finish, hide_usage, runtime.streams)
     return relay_body(call, upstream, finish)
@@ -123,3 +128,10 @@ def _handle_route(
     if route.cache_config.enabled:
         return through_cache(ctx, route, runtime.route_cache, go_upstream, finish, timeout_s)
     return go_upstream()
+
+
+def _internal_error(ctx: RequestContext, finish: Finish) -> ProxyResponse:
+    log.exception("proxy request %s failed", ctx.event_id)
+    error = ProxyError(500, "internal error")
+    finish(Outcome(error.status, error.message))
+    return error_response(error, ctx.adapter)

@@ -84,3 +84,25 @@ def test_a_model_the_user_may_not_use_is_403(gateway):
 def test_an_unknown_route_is_404(gateway, path):
     key = gateway.key()
     refused(gateway, path, key, 404, "route not supported")
+
+
+def test_encoded_path_segments_stay_in_their_segment_upstream(gateway):
+    key = gateway.key()
+    response = gateway.client.get("/api/providers/openai/v1/files/file-1%3Fpurpose=x%23y",
+                                  headers={"x-api-key": key})  # fmt: skip
+    assert response.status_code == 200
+    sent = gateway.upstream.last.url
+    assert sent.endswith("/v1/files/file-1%3Fpurpose=x%23y") and "?" not in sent
+
+
+def test_dot_segments_are_400_with_one_event(gateway):
+    key = gateway.key()
+    response = gateway.client.get(
+        "/api/providers/openai/v1/files/%2e%2e", headers={"x-api-key": key}
+    )
+    assert response.status_code == 400
+    assert (
+        response.json["error"]["message"]
+        == "[BricksLLM] path segments '.' and '..' are not allowed"
+    )
+    assert gateway.upstream.requests == [] and len(gateway.events.rows) == 1
