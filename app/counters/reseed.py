@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from app.counters.base import (
@@ -73,6 +73,12 @@ class ReseedingCounters:
 
     def spend(self, cost: CostLimit, now: float) -> int:
         return self._inner.spend(cost, now)
+
+    @property
+    def ping(self) -> Callable[[], bool] | None:
+        """The backend's readiness check (Redis answers), or None for in-process counters."""
+        ping: Callable[[], bool] | None = getattr(self._inner, "ping", None)
+        return ping
 
     def seed(self, cost: CostLimit, now: float, spend_micros: int) -> None:
         self._inner.seed(cost, now, spend_micros)

@@ -99,5 +99,8 @@ class BatchedLookup(Generic[I, V]):
         except StorageError as exc:
             batch.failed = True
             log.warning("lookup of %d unknown identities failed: %s", len(batch.idents), exc)
+        except Exception:  # a fault of ours must not fail the requests waiting on the batch
+            batch.failed = True
+            log.exception("lookup of %d unknown identities failed", len(batch.idents))
         finally:
             batch.done.set()

@@ -403,6 +403,10 @@ class SnapshotHolder:
 
     def _fetch_users(self, user_ids: list[str]) -> dict[str, list[User]]:
         snapshot, version = self.current, self.current.version
+        # A NUL cannot be in a stored userId (the admin API refuses it; PostgreSQL cannot hold it).
+        user_ids = [user_id for user_id in user_ids if "\x00" not in user_id]
+        if not user_ids:
+            return {}
         users = UserRepository(self._db).find(UserFilter(user_ids=user_ids))
         if self.current is snapshot and snapshot.version == version:
             snapshot.put_users(users)

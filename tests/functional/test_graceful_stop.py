@@ -15,7 +15,8 @@ pytestmark = pytest.mark.slow
 
 def _keep_alive_client(port: int) -> socket.socket:
     client = socket.create_connection(("127.0.0.1", port), timeout=10)
-    client.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
+    # A loopback Host: without ADMIN_PASS the admin API refuses any other (DNS rebinding).
+    client.sendall(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n")
     answer = b""
     while b'"ok"' not in answer:
         answer += client.recv(4096)

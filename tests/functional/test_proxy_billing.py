@@ -97,9 +97,11 @@ def test_a_streamed_response_cut_short_is_billed_for_what_was_relayed(env):
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_cost_limited_key_is_refused_after_spending_through_responses(env, stream):
-    key = env.create_key(costLimitInUsd=0.00005)  # 50 micro-dollars
+    # 100 micro-dollars: the first call's reservation (its prompt and 5 output tokens) fits, what
+    # it spends (20 input and 10 output tokens of gpt-4o: 150) does not leave room for another.
+    key = env.create_key(costLimitInUsd=0.0001)
     env.upstream.configure(usage=usage(20, 10))
-    body = {"model": "gpt-4o", "input": "Hi", "stream": stream}
+    body = {"model": "gpt-4o", "input": "Hi", "stream": stream, "max_output_tokens": 5}
     headers = {"Authorization": f"Bearer {key}"}
     first = requests.post(f"{env.base_url}/responses", json=body, headers=headers, timeout=10)
     assert first.status_code == 200 and first.content
