@@ -228,6 +228,8 @@ class PriceTable:
 
     def resolve(self, model: str, section: Mapping[str, object]) -> str | None:
         """The first name of ``price_model_candidates(model)`` that ``section`` prices."""
+        if model in section:  # the common case, without the snapshot-suffix regex
+            return model
         return next((name for name in price_model_candidates(model) if name in section), None)
 
     def lookup(self, model: str, section: Mapping[str, T]) -> T | None:

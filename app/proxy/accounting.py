@@ -12,7 +12,7 @@ from app.observability import access_log, metrics
 from app.providers.base import Usage
 from app.providers.costs import Pricer
 from app.proxy.context import RequestContext
-from app.proxy.event_row import event_row
+from app.proxy.event_row import event_row, intent_row
 from app.proxy.limits import settle
 from app.proxy.outcome import Outcome
 from app.proxy.outgoing import OutgoingCall
@@ -78,7 +78,7 @@ def admitted(ctx: RequestContext, *, events: EventPublisher) -> None:
     """Record an admitted request before it goes upstream, so that a worker dying mid-request
     still leaves its event (`app/events/inflight.py`)."""
     try:
-        events.begin(event_row(ctx, Outcome(0), None, 0))
+        events.begin(intent_row(ctx))
     except Exception:  # the request must not fail because this record did
         log.exception("could not record the admission of %s", ctx.event_id)
 

@@ -51,6 +51,26 @@ def event_row(
     return event
 
 
+def intent_row(ctx: RequestContext) -> Event:
+    """What is known of an admitted request before it goes upstream (the in-flight log's record:
+    who, what and where; no outcome yet). Lighter than `event_row`: no metadata, no bodies."""
+    request, key, endpoint = ctx.request, ctx.key, ctx.endpoint
+    return Event(
+        id=ctx.event_id,
+        created_at=ctx.created_at,
+        key_id=key.key_id if key else "",
+        tags=key.tags if key else (),
+        provider=endpoint.provider if endpoint else "",
+        model=ctx.model,
+        path=request.path,
+        method=request.method,
+        custom_id=request.headers.get("X-CUSTOM-EVENT-ID", ""),
+        user_id=ctx.user_id,
+        route_id=ctx.route_id,
+        policy_id=ctx.policy_id,
+    )
+
+
 def _metadata(raw: str | None, request_id: str) -> dict[str, object] | None:
     """`X-METADATA`: a JSON object as sent; any other JSON value wrapped, anything else kept raw.
     The request id joins it (`request_id`, unless the client's metadata has its own)."""

@@ -111,6 +111,8 @@ def _handle_route(
     except ProxyError as error:
         finish(Outcome(error.status, error.message))
         return error_response(error, ctx.adapter)
+    except Exception:
+        return _internal_error(ctx, finish)
 
     def go_upstream() -> ProxyResponse:
         try:
@@ -122,8 +124,11 @@ def _handle_route(
         accounting.admitted(ctx, events=runtime.events)
         ctx.upstream_started = time.monotonic()
         publish_attempt = partial(accounting.publish_attempt, events=runtime.events)
-        return run_route(ctx, route, calls, runtime.upstream, finish, publish_attempt, timeout_s,
-                         runtime.streams)  # fmt: skip
+        try:
+            return run_route(ctx, route, calls, runtime.upstream, finish, publish_attempt,
+                             timeout_s, runtime.streams)  # fmt: skip
+        except Exception:
+            return _internal_error(ctx, finish)
 
     if route.cache_config.enabled:
         return through_cache(ctx, route, runtime.route_cache, go_upstream, finish, timeout_s)

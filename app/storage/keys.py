@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -216,8 +217,10 @@ def _compact(row: Row) -> CompactKey:
     return row["key"], bool(row["is_key_not_hashed"]), row["packed"].encode()
 
 
+@functools.lru_cache(maxsize=8192)
 def unpack_key(stored_key: str, packed: bytes) -> Key:
-    """The Key a compact entry stands for."""
+    """The Key a compact entry stands for; the keys in use are unpacked once, not per request
+    (a changed key is another packed value, so a cached one is never stale)."""
     v = orjson.loads(packed)
     return Key(
         key_id=v[0], name=v[1], key=stored_key, created_at=int(v[2]), updated_at=int(v[3]),
