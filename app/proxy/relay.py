@@ -22,6 +22,7 @@ from app.providers.base import PRICED_KINDS, ProviderAdapter, StreamState
 from app.proxy.context import ProxyResponse, error_response
 from app.proxy.outcome import Answer, Outcome
 from app.proxy.outgoing import OutgoingCall
+from app.proxy.response_policy import StreamFilter
 from app.proxy.upstream import UpstreamResponse
 
 log = logging.getLogger(__name__)
@@ -94,9 +95,6 @@ class StreamsInFlight:
 
     def discard(self, upstream: UpstreamResponse) -> None:
         self._open.pop(id(upstream), None)
-
-    def __len__(self) -> int:
-        return len(self._open)
 
     def cut_all(self) -> int:
         self.shutting_down = True
@@ -175,12 +173,12 @@ def _stream(
                     _observe(adapter, state, data, hide_usage)  # a terminal event may carry usage
                     finish(_stream_outcome(adapter, state, upstream.status, ""))
                     completed = True
-                    relayed.extend(redaction.events(raw) if redaction else (raw,))
+                    _add(relayed, raw, redaction)
                     yield b"".join(relayed)
                     upstream.release()
                     return
                 if _observe(adapter, state, data, hide_usage):
-                    relayed.extend(redaction.events(raw) if redaction else (raw,))
+                    _add(relayed, raw, redaction)
             if relayed:
                 yield relayed[0] if len(relayed) == 1 else b"".join(relayed)
         status, error = 502, "upstream stream ended early"
@@ -198,6 +196,14 @@ def _stream(
         if not completed:
             upstream.abort()
             finish(_stream_outcome(adapter, state, status, error))
+
+
+def _add(relayed: list[bytes], raw: bytes, redaction: StreamFilter | None) -> None:
+    """One event for the client: as received, or as the policy's redaction makes it."""
+    if redaction is None:
+        relayed.append(raw)
+    else:
+        relayed.extend(redaction.events(raw))
 
 
 def _observe(
