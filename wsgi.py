@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app import create_app, cut_streams, prepare_to_serve, shutdown
+from app import create_app, cut_streams, prepare_to_serve, record_refusal, shutdown
 from app.config import Settings
 
 
@@ -47,6 +47,14 @@ class _LazyApp:
         """Called when the grace period is nearly over (gunicorn.conf.py)."""
         for part in self._parts:  # a no-op for the admin app
             cut_streams(part)
+
+    def record_refusal(
+        self, method: str, path: str, headers: Any, status: int, message: str
+    ) -> None:
+        """Called by the server (app/serving.py) for a request it refused: its event."""
+        self.load()
+        for part in self._parts:  # a no-op for the admin app
+            record_refusal(part, method, path, headers, status, message)
 
     def shutdown(self, timeout_s: float = 10.0) -> None:
         """Called by gunicorn's worker_exit hook: drain queued events before the process ends."""

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import gc
 import logging
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 import flask
 from werkzeug.exceptions import HTTPException
@@ -155,12 +156,39 @@ def _proxy_error(error: Exception) -> Any:
         status, message = 500, "internal error"
     response = flask.jsonify(ProxyError(status, str(message)).body())
     response.status_code = status
+    _record_refusal_of_request(status, str(message))
     allow = error.get_response().headers.get("Allow") if isinstance(error, HTTPException) else None
     if allow:
         response.headers["Allow"] = allow
     if status in (408, 413):
         response.headers["Connection"] = "close"  # the rest of the body is not read
     return response
+
+
+def _record_refusal_of_request(status: int, message: str) -> None:
+    """The event of a request the proxy's views never handled (a 405, 408, 413, or a fault)."""
+    from app.proxy.refusals import record_refusal
+
+    request = flask.request
+    runtime = flask.current_app.extensions["bricks"].proxy
+    try:
+        headers = cast(Mapping[str, str], request.headers)  # werkzeug's, case-insensitive
+        record_refusal(runtime, request.method, request.path, headers, status, message)
+    except Exception:  # the answer must not fail because its event did
+        log.exception("could not record the refusal of %s %s", request.method, request.path)
+
+
+def record_refusal(
+    app: flask.Flask, method: str, path: str, headers: Mapping[str, str], status: int,
+    message: str,
+) -> None:  # fmt: skip
+    """The event of a request the server refused before the app saw it (`app/serving.py`);
+    nothing for the admin app, which keeps no events."""
+    container = app.extensions["bricks"]
+    if isinstance(container, ProxyContainer):
+        from app.proxy.refusals import record_refusal as record
+
+        record(container.proxy, method, path, headers, status, message)
 
 
 def prepare_to_serve(app: flask.Flask) -> None:

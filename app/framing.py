@@ -35,6 +35,8 @@ _TYPES = {400: "invalid_request_error", 408: "invalid_request_error",
 class BadFraming(ValueError):
     """The request cannot be framed safely; its message says why (sent to the client)."""
 
+    header_lines: tuple[bytes, ...] = ()  # the head's raw lines, when they were the problem
+
 
 class RequestTimedOut(Exception):
     """A request's head did not arrive within its deadline."""

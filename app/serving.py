@@ -24,7 +24,9 @@ is gevent's handler with three changes, each measured in a proxy worker (bench/r
   client (a browser, an SDK's connection pool) held every stop and deploy for 30 s.
 
 And it refuses what a hostile client can do to the connection itself (`app/framing.py` holds the
-rules; every refusal is a JSON answer in the server's error shape, then the connection closes):
+rules; every refusal is a JSON answer in the server's error shape, then the connection closes,
+and the app's `record_refusal` gets what is known of the request for its event,
+`app/proxy/refusals.py`):
 
 - framing per RFC 9112: both Content-Length and Transfer-Encoding, conflicting or malformed
   Content-Lengths, a transfer coding other than `chunked`, obsolete line folding, and control
@@ -41,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import re
 import socket
 import time
@@ -53,6 +56,7 @@ import gevent
 # OldMessage: gevent's adapter of the stdlib's header message to the interface its server reads.
 from gevent.pywsgi import OldMessage, headers_factory
 from gunicorn.workers.ggevent import PyWSGIHandler
+from werkzeug.datastructures import Headers
 
 from app.framing import (
     BadFraming,
@@ -68,6 +72,9 @@ from app.green_io import send_all
 # a colon, then a value without CR or LF.
 _PLAIN_LINE = re.compile(rb"([!-9;-~]+):([^\r\n]*)\r?\n\Z")
 _END_OF_HEADERS = (b"\r\n", b"\n")
+_LONGEST_REFUSED_PATH = 4096  # of a refused request line, kept in its event
+
+log = logging.getLogger(__name__)
 
 
 def parse_request_headers(fp: Any, *_args: Any) -> Any:
@@ -76,7 +83,11 @@ def parse_request_headers(fp: Any, *_args: Any) -> Any:
         lines = client._read_headers(fp)  # type: ignore[attr-defined]  # the stdlib's own reader
     except client.LineTooLong:
         return headers_factory(_TooLong())  # gevent's own answer to an over-long line
-    check_header_lines(lines)  # raises BadFraming: gevent answers 400 and closes
+    try:
+        check_header_lines(lines)
+    except BadFraming as refusal:  # gevent answers 400 and closes; the lines name the key
+        refusal.header_lines = tuple(lines)
+        raise
     pairs = _plain_pairs(lines)
     if pairs is None:
         return headers_factory(io.BytesIO(b"".join(lines)))
@@ -186,15 +197,20 @@ class ClientHandler(PyWSGIHandler):  # type: ignore[misc]  # gevent's classes ar
 
     def handle_one_request(self) -> Any:
         self.waiting.enter(self)
+        # What this request's refusal event knows: nothing from the connection's previous one.
+        self.requestline = self.command = self.path = None
+        self._request_headers: Any = None
         try:
             result = super().handle_one_request()
         except RequestTimedOut as exc:
+            self._record_refusal(408, str(exc))
             return ("408", error_response(408, str(exc), self.error_shape))
         finally:
             self._stop_head_timer()
             self.waiting.leave(self)
         if isinstance(result, tuple):  # gevent's plain-text 400 or 414: ours in JSON
             status = int(result[0])
+            self._record_refusal(status, self._refusal)
             return (result[0], error_response(status, self._refusal, self.error_shape))
         return result
 
@@ -232,10 +248,9 @@ class ClientHandler(PyWSGIHandler):  # type: ignore[misc]  # gevent's classes ar
 
     def read_request(self, raw_requestline: str) -> bool:
         try:
-            words = raw_requestline.split()
-            if len(words) >= 2:
-                check_request_target(words[1])
             done: bool = super().read_request(raw_requestline)
+            self._request_headers = self.headers
+            check_request_target(self.path or "")  # after the headers: its event has the key
         finally:
             self._stop_head_timer()
         self.waiting.leave(self)
@@ -250,7 +265,38 @@ class ClientHandler(PyWSGIHandler):  # type: ignore[misc]  # gevent's classes ar
         if isinstance(ex, RequestTimedOut):
             raise ex  # answered 408 by handle_one_request
         self._refusal = str(ex) if isinstance(ex, BadFraming) else "the request is malformed"
+        if isinstance(ex, BadFraming) and ex.header_lines:
+            self._request_headers = ex.header_lines
         return super()._handle_client_error(ex)
+
+    # -- the event of a refused request (app/proxy/refusals.py) -------------------------------
+
+    def _record_refusal(self, status: int, message: str) -> None:
+        record = getattr(self.server.application, "record_refusal", None)
+        method, path = self._refused_method_and_path()
+        if record is None or not method:
+            return  # no request line: not a request (a trickling or idle connection)
+        try:
+            record(method, path, self._refused_headers(), status, message)
+        except Exception:  # the refusal is answered even when its event fails
+            log.exception("could not record the event of a refused request")
+
+    def _refused_method_and_path(self) -> tuple[str, str]:
+        if self.command:
+            method, target = self.command, self.path or ""
+        else:  # gevent refused the request line itself (too long, malformed)
+            words = (self.requestline or "").split()
+            method, target = (words[0][:16], words[1]) if len(words) >= 2 else ("", "")
+        return method, target.partition("?")[0][:_LONGEST_REFUSED_PATH]
+
+    def _refused_headers(self) -> Headers:
+        found = self._request_headers
+        if found is None:  # the head did not arrive, or was not read: no key to name
+            return Headers()
+        if isinstance(found, tuple):  # the raw lines of a head refused for its framing
+            lines = (line.decode("latin-1").partition(":") for line in found)
+            return Headers([(n.strip(), v.strip()) for n, sep, v in lines if sep])
+        return Headers(list(found.items()))
 
     def _send_error_response_if_possible(self, error_code: int) -> None:
         # gevent's own (a body that turned out malformed, an app failure), in the error shape.

@@ -112,6 +112,26 @@ def test_trace_and_a_101_mb_body_get_json_answers(proxy):
     assert big.status_code == 413 and big.json()["error"]["code"] == "413"
 
 
+def test_every_refusal_leaves_one_event_with_its_key(proxy):
+    env, _ = proxy
+    key = env.create_key()
+    key_id = env.last_key["keyId"]
+    length = b"Content-Length: %d" % len(CHAT)
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(CHAT), CHAT)
+    probes = [request(key, length, b"Transfer-Encoding: chunked", body=chunked),
+              request(key, b"X-A: a\x01b", length), request(key, length, target=PATH + b"%00")]  # fmt: skip
+    statuses = [split(exchange(port_of(env), probe)[0])[0] for probe in probes]
+    trace = requests.request("TRACE", f"{env.base_url}/chat/completions", timeout=5,
+                             headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+    assert statuses + [trace.status_code] == [400, 400, 400, 405]
+    events = env.events(key_id, expected=4)
+    assert sorted((e.status, e.method, e.cost_micros) for e in events) == [
+        (400, "POST", 0), (400, "POST", 0), (400, "POST", 0), (405, "TRACE", 0)]  # fmt: skip
+    assert {e.path for e in events} == {PATH.decode(), PATH.decode() + "%00",
+                                        "/api/providers/openai/v1/chat/completions"}  # fmt: skip
+    assert all(e.error for e in events)
+
+
 def test_a_head_that_trickles_past_its_deadline_is_a_408(proxy):
     env, _ = proxy
     with socket.create_connection(("127.0.0.1", port_of(env)), timeout=5) as sock:

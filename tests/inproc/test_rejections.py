@@ -106,3 +106,24 @@ def test_dot_segments_are_400_with_one_event(gateway):
         == "[BricksLLM] path segments '.' and '..' are not allowed"
     )
     assert gateway.upstream.requests == [] and len(gateway.events.rows) == 1
+
+
+def test_a_method_the_proxy_does_not_serve_is_a_json_405_with_its_event(gateway):
+    key = gateway.key()
+    response = gateway.client.open(CHAT_PATH, method="TRACE", headers={"x-api-key": key})
+    assert response.status_code == 405 and response.json["error"]["code"] == "405"
+    [event] = gateway.events.rows
+    assert (event.status, event.method, event.path) == (405, "TRACE", CHAT_PATH)
+    assert event.key_id == gateway.last_key.key_id and event.cost_micros == 0
+
+
+def test_a_body_over_the_size_limit_is_a_json_413_with_its_event(gateway):
+    key = gateway.key()
+    gateway.app.config["MAX_CONTENT_LENGTH"] = 1024
+    response = gateway.post(CHAT_PATH, data=b"x" * 2048, key=key,
+                            headers={"Content-Type": "application/json"})  # fmt: skip
+    assert response.status_code == 413 and response.json["error"]["code"] == "413"
+    assert gateway.upstream.requests == []
+    [event] = gateway.events.rows
+    assert (event.status, event.key_id) == (413, gateway.last_key.key_id)
+    assert event.error
