@@ -64,6 +64,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "DD_AGENT_HOST": ("localhost", "DogStatsD agent host (with STATS_PROVIDER=datadog)."),
     "DD_DOGSTATSD_PORT": ("8125", "DogStatsD agent UDP port (with STATS_PROVIDER=datadog)."),
     "LOG_FORMAT": ("plain", "Access lines: 'plain' or 'json' (one JSON object a line)."),
+    "ACCESS_LOG_ENABLED": ("true", "One access line per request; false writes none."),
+    "METRICS_ENABLED": (
+        "true",
+        "Per-request metrics and /metrics (and DogStatsD); false: neither, and /metrics is a 404.",
+    ),
     "PROMETHEUS_MULTIPROC_DIR": (
         "",
         "Where proxy workers share metric files. Unset: a temporary directory per start.",
@@ -158,6 +163,8 @@ class Settings:
     dd_agent_host: str = "localhost"
     dd_dogstatsd_port: int = 8125
     log_format: str = "plain"
+    access_log_enabled: bool = True
+    metrics_enabled: bool = True
     prometheus_multiproc_dir: str = ""
     proxy_timeout: float = 600.0
     number_of_event_message_consumers: int = 3
@@ -232,6 +239,8 @@ class Settings:
             dd_agent_host=reader.text("DD_AGENT_HOST"),
             dd_dogstatsd_port=reader.port("DD_DOGSTATSD_PORT"),
             log_format=reader.choice("LOG_FORMAT", ("plain", "json")),
+            access_log_enabled=reader.boolean("ACCESS_LOG_ENABLED"),
+            metrics_enabled=reader.boolean("METRICS_ENABLED"),
             prometheus_multiproc_dir=reader.text("PROMETHEUS_MULTIPROC_DIR"),
             proxy_timeout=reader.duration("PROXY_TIMEOUT"),
             number_of_event_message_consumers=reader.positive_int(

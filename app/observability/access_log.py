@@ -66,14 +66,21 @@ class _Sink:
 
 _sink = _Sink()
 _json = False
+_enabled = True
 
 
-def configure(log_format: str = "plain", stream: Any = None) -> None:
-    """Plain lines, or JSON with LOG_FORMAT=json; to `stream` as they come, else stderr buffered."""
-    global _json, _sink
+def configure(log_format: str = "plain", stream: Any = None, enabled: bool = True) -> None:
+    """Plain lines, or JSON with LOG_FORMAT=json; to `stream` as they come, else stderr buffered;
+    none at all when not `enabled` (ACCESS_LOG_ENABLED=false)."""
+    global _json, _sink, _enabled
     _sink.flush()
     _sink = _Sink(stream)
     _json = log_format.lower() == "json"
+    _enabled = enabled
+
+
+def is_enabled() -> bool:
+    return _enabled
 
 
 def flush() -> None:
@@ -144,6 +151,8 @@ def log_request(
     cost_micros: int = 0,
 ) -> None:
     """Write the access line of one proxied request."""
+    if not _enabled:
+        return
     _sink.write(access_line(
         method, path, status, latency_ms, request_id, key_id, provider, model, gateway_ms,
         prompt_tokens, completion_tokens, cost_micros,
@@ -154,4 +163,6 @@ def log_admin_request(
     method: str, path: str, status: int, latency_ms: float, request_id: str
 ) -> None:
     """Write the access line of one admin request (no key, provider or cost)."""
+    if not _enabled:
+        return
     _sink.write(access_line(method, path, status, latency_ms, request_id, kind="admin"))

@@ -320,6 +320,17 @@ class Metrics:
 
 _current: Metrics | None = None
 _current_lock = threading.Lock()
+_enabled = True
+
+
+def disable() -> None:
+    """METRICS_ENABLED=false: requests are not observed (the wiring serves no /metrics)."""
+    global _enabled
+    _enabled = False
+
+
+def is_enabled() -> bool:
+    return _enabled
 
 
 def configure(statsd: StatsdSink | None) -> Metrics:

@@ -19,7 +19,10 @@ from app.observability.request_id import HEADER, request_id
 def setup_proxy(app: flask.Flask, settings: Settings, runtime: Any, bus: Any) -> None:
     from app.observability.routes import blp
 
-    access_log.configure(settings.log_format)
+    access_log.configure(settings.log_format, enabled=settings.access_log_enabled)
+    if not settings.metrics_enabled:
+        metrics.disable()
+        return
     app.register_blueprint(blp)
     statsd = None
     if settings.stats_provider == "datadog":
@@ -45,7 +48,7 @@ def pool_figures(pool: Any) -> metrics.PoolFigures:
 def setup_admin(app: flask.Flask, settings: Settings) -> None:
     """Call before any other before_request hook (the admin key check), so the whole request
     is timed and a refused one still gets its line."""
-    access_log.configure(settings.log_format)
+    access_log.configure(settings.log_format, enabled=settings.access_log_enabled)
 
     @app.before_request
     def _start() -> None:

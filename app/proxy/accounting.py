@@ -52,18 +52,22 @@ def finish(
 
 def _observe(ctx: RequestContext, event: Event) -> None:
     """Metrics and the access line, from the event row: once per request (not per route
-    attempt), where its outcome is known."""
+    attempt), where its outcome is known. Nothing at all when both are switched off."""
+    observe_metrics, write_line = metrics.is_enabled(), access_log.is_enabled()
+    if not (observe_metrics or write_line):
+        return
     try:
         total_ms = float(event.latency_in_ms)
         started = ctx.upstream_started
         upstream_ms = (time.monotonic() - started) * 1000 if started is not None else None
         gateway_ms = max(0.0, total_ms - (upstream_ms or 0.0))
         operation = ctx.call.operation.kind.value if ctx.call else "none"
-        metrics.observe_request(
-            event.provider, event.model, operation, event.status, gateway_ms, upstream_ms,
-            event.prompt_token_count, event.completion_token_count, event.cost_micros,
-            ctx.limit_decision,
-        )  # fmt: skip
+        if observe_metrics:
+            metrics.observe_request(
+                event.provider, event.model, operation, event.status, gateway_ms, upstream_ms,
+                event.prompt_token_count, event.completion_token_count, event.cost_micros,
+                ctx.limit_decision,
+            )  # fmt: skip
         access_log.log_request(
             event.method, event.path, event.status, total_ms, ctx.request.request_id,
             key_id=event.key_id, provider=event.provider, model=event.model,

@@ -178,3 +178,21 @@ def test_each_request_moves_its_metrics_by_one_across_two_workers_and_logs_one_l
     assert record["status"] == 200 and record["key_id"] == env.last_key["keyId"]
     assert record["provider"] == "openai" and record["prompt_tokens"] > 0
     assert_no_secrets(output, [key, "sk-upstream"])
+
+
+def test_metrics_and_access_lines_can_be_switched_off(tmp_path):
+    with running_proxy(tmp_path, METRICS_ENABLED="false", ACCESS_LOG_ENABLED="false") as env:
+        key = env.create_key()
+        response = requests.post(f"{env.base_url}/chat/completions", json=CHAT, timeout=10,
+                                 headers={"Authorization": f"Bearer {key}",
+                                          "X-Request-Id": "quiet-1"})  # fmt: skip
+        scrape = requests.get(f"{env.gateway.proxy}/metrics", timeout=5)
+        admin = requests.get(f"{env.gateway.admin}/api/key-management/keys", timeout=5,
+                             headers={"X-Request-Id": "quiet-2"})  # fmt: skip
+        events = env.events(env.last_key["keyId"], expected=1)
+        time.sleep(0.3)  # the access log's batch interval (0.1 s): a line would be out by now
+        output = env.gateway.output
+    assert (response.status_code, admin.status_code) == (200, 200)
+    assert scrape.status_code == 404
+    assert "quiet-1" not in output and "quiet-2" not in output, output[-3000:]
+    assert [event.status for event in events] == [200]  # the event is kept: only observing stops
