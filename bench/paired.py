@@ -9,6 +9,7 @@ request (its gunicorn tree, from /proc) or its latency; read the medians.
     python -m bench.paired --base HEAD~1                   # closed loop, CPU per request
     python -m bench.paired --base 91fccbe --mode open      # latency at 200 req/s
     python -m bench.paired --base HEAD~3 --mode streams    # gateway CPU per 1,000 streams
+    python -m bench.paired --base HEAD --base-env METRICS_ENABLED=false   # a setting's cost
 
 The base version is checked out into a temporary git worktree and runs with this tree's venv.
 """
@@ -49,9 +50,10 @@ def worktree(rev: str) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def gateway(
-    index: int, root: Path, upstream_url: str, work: Path
+    index: int, root: Path, upstream_url: str, work: Path, settings: dict[str, str] | None = None
 ) -> Iterator[tuple[int, drivers.Target]]:
-    """One version's admin and proxy servers; yields (proxy master pid, chat target)."""
+    """One version's admin and proxy servers, `settings` added to their environment; yields
+    (proxy master pid, chat target)."""
     admin_port, proxy_port = FIRST_PORT + 10 * index, FIRST_PORT + 10 * index + 1
     database = f"bricks_paired_{index}"
     fresh_database(database)
@@ -61,7 +63,7 @@ def gateway(
         "ADMIN_PORT": str(admin_port), "PROXY_PORT": str(proxy_port), "ADMIN_PASS": "",
         "LOG_LEVEL": "WARNING", "REDIS_HOSTS": "127.0.0.1", "REDIS_PORT": "6379",
         "GUNICORN_WORKERS": "2", "POSTGRESQL_HOSTS": "127.0.0.1", "POSTGRESQL_USERNAME": "postgres",
-        "POSTGRESQL_DB_NAME": database,
+        "POSTGRESQL_DB_NAME": database, **(settings or {}),
     })  # fmt: skip
     subprocess.run([sys.executable, "-m", "app.cli", "migrate"], env=env, cwd=root, check=True,
                    capture_output=True, timeout=120)  # fmt: skip
@@ -135,7 +137,12 @@ def main(argv: list[str] | None = None) -> int:
         "--seconds", type=float, default=8.0, help="length of a closed or open loop"
     )
     parser.add_argument("--streams", type=int, default=1000)
+    for side in ("base", "this"):
+        parser.add_argument(f"--{side}-env", action="append", default=[], metavar="NAME=VALUE",
+                            help=f"a setting of the {side} gateway (repeatable)")  # fmt: skip
     opts = parser.parse_args(argv)
+    base_env, this_env = (dict(item.split("=", 1) for item in items)
+                          for items in (opts.base_env, opts.this_env))  # fmt: skip
     command = ["node", str(ROOT / "bench" / "fake_upstream.js"), "--port", "0", "--watch-stdin"]
     upstream = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert upstream.stdout is not None
@@ -145,8 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         with (
             worktree(opts.base) as base_root,
             tempfile.TemporaryDirectory(prefix="bench-paired-") as work,
-            gateway(0, base_root, upstream_url, Path(work) / "base") as base,
-            gateway(1, ROOT, upstream_url, Path(work) / "this") as this,
+            gateway(0, base_root, upstream_url, Path(work) / "base", base_env) as base,
+            gateway(1, ROOT, upstream_url, Path(work) / "this", this_env) as this,
         ):
             versions = {"base": base, "this": this}
             for _, target in versions.values():
@@ -164,7 +171,9 @@ def main(argv: list[str] | None = None) -> int:
             if rounds
             else {}
         )
-        print(f"{name} ({opts.base if name == 'base' else 'this tree'}): medians {medians}")
+        label = opts.base if name == "base" else "this tree"
+        settings = base_env if name == "base" else this_env
+        print(f"{name} ({label}{f', {settings}' if settings else ''}): medians {medians}")
     return 0
 
 
