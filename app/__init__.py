@@ -227,9 +227,10 @@ def cut_streams(app: flask.Flask) -> int:
 def shutdown(app: flask.Flask, timeout_s: float = 10.0) -> bool:
     """Stop the background loops and drain what the app still holds (queued events); True when
     nothing was lost."""
-    from app.observability import access_log
+    from app.observability import access_log, metrics
 
     access_log.flush()
+    metrics.flush()
     container: Container | ProxyContainer = app.extensions["bricks"]
     if isinstance(container, Container):
         if container.retention is not None:

@@ -24,6 +24,11 @@ import time
 from typing import Any
 
 import orjson
+from gevent.monkey import get_original
+
+# The interpreter's own lock even in a gevent-patched worker: a write never yields while holding
+# it, so under gevent it is never contended, and it costs a tenth of gevent's.
+_real_lock = get_original("_thread", "allocate_lock")
 
 
 class _Sink:
@@ -36,7 +41,7 @@ class _Sink:
         self._lines: list[str] = []
         self._size = 0
         self._timer: threading.Timer | None = None
-        self._lock = threading.Lock()
+        self._lock = _real_lock()
 
     def write(self, line: str) -> None:
         if self._stream is not None:
@@ -88,8 +93,14 @@ def flush() -> None:
     _sink.flush()
 
 
+_second: list[Any] = [None, ""]  # the last second formatted, and its text (one per second)
+
+
 def _timestamp(now: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+    second = int(now)
+    if _second[0] != second:
+        _second[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))]
+    return f"{_second[1]}.{int(now % 1 * 1000):03d}Z"
 
 
 def access_line(

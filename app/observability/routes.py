@@ -16,6 +16,7 @@ blp = flask.Blueprint("metrics", __name__)
 def exposition() -> bytes:
     """The text a scrape gets: every worker's files in multiprocess mode, else this process."""
     current = metrics.current()
+    current.flush()  # this worker's requests are in at once; others flush every second
     current.refresh()  # this worker's background figures are fresh; others refresh every 5 s
     if flask.current_app.extensions["bricks"].settings.prometheus_multiproc_dir:
         registry = CollectorRegistry()

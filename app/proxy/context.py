@@ -36,6 +36,10 @@ class ProxyRequest:
     form_fields: Mapping[str, str] = field(default_factory=dict)  # multipart text fields
     upload: IO[bytes] | None = None  # the multipart `file` part, unread (audio to transcribe...)
     request_id: str = ""  # X-Request-Id: the client's, or made by the views
+    # The path with every byte the client sent: `path` shows bytes that are not UTF-8 as U+FFFD
+    # (for events, logs and matching keys' paths); this keeps them as surrogate escapes, so the
+    # upstream gets them as received. Empty when both are the same (nearly always).
+    wire_path: str = ""
 
     @property
     def is_json(self) -> bool:

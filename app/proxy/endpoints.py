@@ -86,7 +86,11 @@ def upstream_suffix(decoded: str) -> str:
     segments = decoded.split("/")
     if any(segment in (".", "..") for segment in segments):
         raise ProxyError(400, "path segments '.' and '..' are not allowed")
-    return "/".join(quote(segment, safe=_SEGMENT_SAFE) for segment in segments)
+    # A byte that is not UTF-8 arrives as a surrogate escape (views.py): encoded back as that byte.
+    return "/".join(
+        quote(segment.encode("utf-8", "surrogateescape"), safe=_SEGMENT_SAFE)
+        for segment in segments
+    )
 
 
 # RFC 3986 pchar less '%': what a segment may hold as is (ids, model names with ':' or '@').

@@ -66,7 +66,8 @@ def handle(request: ProxyRequest, runtime: ProxyRuntime) -> ProxyResponse:
         return _handle_route(ctx, route, runtime, finish)
     try:
         resolved = resolve_endpoint(runtime.endpoints, snapshot.custom_providers, request.method,
-                                    request.path, request.body, runtime.pricer.tokens)  # fmt: skip
+                                    request.wire_path or request.path, request.body,
+                                    runtime.pricer.tokens)  # fmt: skip
         if resolved is None:
             raise ProxyError(404, "route not supported")
         ctx.endpoint, ctx.adapter = endpoint, adapter = resolved

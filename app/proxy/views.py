@@ -38,16 +38,30 @@ def _proxy_request() -> ProxyRequest:
             name: request.form[name] for name in ("model", "user") if name in request.form
         }
         upload = request.files["file"].stream if "file" in request.files else None
+    path = request.path
+    wire_path = _wire_path(request.environ)
     return ProxyRequest(
         request_id=request_id(request.headers.get(REQUEST_ID_HEADER)),
         method=request.method,
-        path=request.path,
+        path=path,
+        wire_path=wire_path if wire_path != path else "",
         query=request.query_string.decode("latin-1"),
         headers=cast(Mapping[str, str], request.headers),
         body=body,
         form_fields=form_fields,
         upload=upload,
     )
+
+
+def _wire_path(environ: Mapping[str, Any]) -> str:
+    """PATH_INFO as the client's bytes (a WSGI server decodes them as latin-1, PEP 3333), read as
+    UTF-8 with undecodable bytes kept as surrogate escapes."""
+    try:
+        return (
+            str(environ.get("PATH_INFO", "")).encode("latin-1").decode("utf-8", "surrogateescape")
+        )
+    except UnicodeEncodeError:  # a server that did not follow PEP 3333: its path as it is
+        return str(environ.get("PATH_INFO", ""))
 
 
 # Flask would otherwise answer OPTIONS on these rules itself, without CORS headers.

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from app.observability.metrics import FLUSH_INTERVAL_S
 from tests.functional.private_services import PrivatePostgres, PrivateRedis
 from tests.functional.proxy_env import running_proxy
 from tests.functional.servers import ROOT, free_port
@@ -157,6 +158,9 @@ def test_each_request_moves_its_metrics_by_one_across_two_workers_and_logs_one_l
             assert (
                 response.status_code == 200 and response.headers["X-Request-Id"] == f"trace-{index}"
             )
+            # The worker that served it adds it to the shared series within FLUSH_INTERVAL_S (the
+            # scraped worker at once): the scrape may reach either, so it waits that long once.
+            time.sleep(FLUSH_INTERVAL_S + 0.5)
             after = _request_figures(scrape(), "200")
             assert after == tuple(value + 1 for value in before), (before, after)
             before = after
@@ -164,6 +168,7 @@ def test_each_request_moves_its_metrics_by_one_across_two_workers_and_logs_one_l
             f"{env.base_url}/chat/completions", json=CHAT, timeout=10, headers=headers
         )
         assert denied.status_code == 429 and len(denied.headers["X-Request-Id"]) == 32
+        time.sleep(FLUSH_INTERVAL_S + 0.5)
         text = scrape()
         assert _sample(text, "bricksllm_limit_decisions_total", decision="rate_limited") >= 1
         time.sleep(0.3)

@@ -112,6 +112,15 @@ def test_trace_and_a_101_mb_body_get_json_answers(proxy):
     assert big.status_code == 413 and big.json()["error"]["code"] == "413"
 
 
+def test_a_segment_that_is_not_utf8_is_forwarded_as_received(proxy):
+    env, key = proxy
+    target = b"/api/providers/openai/v1/files/file-%FF%C3%A9"
+    answer, _ = exchange(port_of(env), b"GET " + target + b" HTTP/1.1\r\nHost: localhost\r\n"
+                         b"Authorization: Bearer " + key.encode() + b"\r\nConnection: close\r\n\r\n")  # fmt: skip
+    assert split(answer)[0] == 200
+    assert env.upstream.requests[-1].path == "/v1/files/file-%FF%C3%A9"
+
+
 def test_every_refusal_leaves_one_event_with_its_key(proxy):
     env, _ = proxy
     key = env.create_key()

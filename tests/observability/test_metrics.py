@@ -26,6 +26,7 @@ def _observe(m: Metrics, **overrides: object) -> None:
     )  # fmt: skip
     args.update(overrides)
     m.observe_request(**args)  # type: ignore[arg-type]
+    m.flush()  # what the worker's loop does every second, and a scrape of this worker at once
 
 
 def test_one_request_moves_each_series_by_one_request():
@@ -115,3 +116,23 @@ def test_dogstatsd_lines_reach_a_local_agent(monkeypatch):
     assert f"bricksllm.tokens:40|c|#{tags},kind:completion" in lines
     assert f"bricksllm.cost_usd:0.0026|c|#{tags}" in lines
     assert "bricksllm.limit_decisions:1|c|#decision:admitted" in lines
+
+
+def test_requests_reach_the_series_at_the_flush_with_their_buckets():
+    m = Metrics(CollectorRegistry())
+    hist = {"provider": "openai", "operation": "chat.completions"}
+    for gateway_ms in (0.3, 0.5, 0.7, 30.0, 5000.0):
+        m.observe_request("openai", "gpt-4o-mini", "chat.completions", 200, gateway_ms, None,
+                          0, 0, 0, "admitted")  # fmt: skip
+    assert _value(m, "bricksllm_gateway_latency_seconds_count", **hist) == 0  # not yet flushed
+    m.flush()
+    assert _value(m, "bricksllm_gateway_latency_seconds_count", **hist) == 5
+    assert _value(m, "bricksllm_gateway_latency_seconds_bucket", **hist, le="0.0005") == 2
+    assert _value(m, "bricksllm_gateway_latency_seconds_bucket", **hist, le="0.001") == 3
+    assert _value(m, "bricksllm_gateway_latency_seconds_bucket", **hist, le="0.05") == 4
+    assert _value(m, "bricksllm_gateway_latency_seconds_bucket", **hist, le="+Inf") == 5
+    assert abs(_value(m, "bricksllm_gateway_latency_seconds_sum", **hist) - 5.0315) < 1e-9
+    assert _value(m, "bricksllm_upstream_latency_seconds_count", **hist) == 0
+    assert _value(m, "bricksllm_limit_decisions_total", decision="admitted") == 5
+    m.flush()  # nothing new: nothing added twice
+    assert _value(m, "bricksllm_requests_total", **hist, model="gpt-4o-mini", status="200") == 5

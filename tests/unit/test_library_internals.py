@@ -75,3 +75,21 @@ def test_upstream_reads_sse_from_the_responses_parser_state():
     for attribute in ("_body_buffer", "message_complete", "_sock", "block_size"):
         assert attribute in source, attribute
     assert callable(HTTPSocketResponse.feed)
+
+
+def test_metrics_add_a_flush_to_a_histograms_own_buckets_and_sum():
+    """metrics._add_observations writes prometheus-client's `_buckets` (one value per bound, +Inf
+    last, not cumulative) and `_sum` in place of one `observe()` per request."""
+    from prometheus_client import CollectorRegistry, Histogram
+
+    from app.observability.metrics import _add_observations
+
+    bounds = (0.1, 1.0)
+    registry_a, registry_b = CollectorRegistry(), CollectorRegistry()
+    observed = Histogram("h", "h", buckets=bounds, registry=registry_a)
+    added = Histogram("h", "h", buckets=bounds, registry=registry_b)
+    samples = [0.05, 0.1, 0.5, 1.0, 7.0, 7.0]
+    for value in samples:
+        observed.observe(value)
+    _add_observations(added, [2, 2, 2], sum(samples))
+    assert list(registry_a.collect())[0].samples[:5] == list(registry_b.collect())[0].samples[:5]
