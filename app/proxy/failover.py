@@ -59,7 +59,9 @@ def run_route(
         tries.append(tried)
         return _result(tried)
 
-    runner = RouteRunner(route, attempt, release=lambda response: response.abort())
+    # Each step's call already holds its body (route_steps.py): the runner need not make one.
+    runner = RouteRunner(route, attempt, release=lambda response: response.abort(),
+                         step_body=lambda _request, _step: b"")  # fmt: skip
     result = runner.run(ctx.parsed or {}, time.monotonic() + deadline_s).result
     relayed = result.response if result is not None else None
     chosen = next((t for t in tries if relayed is not None and t.upstream is relayed), tries[-1])

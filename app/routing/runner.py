@@ -75,8 +75,10 @@ class RouteRunner(Generic[R]):
         clock: Callable[[], float] = time.monotonic,
         rng: Callable[[], float] = random.random,
         release: Callable[[R], None] | None = None,
+        step_body: Callable[[Mapping[str, Any], RouteStep], bytes] = apply_step,
     ) -> None:
         self._route = route
+        self._step_body = step_body  # the body of a step's attempts, made once per step
         self._attempt = attempt
         self._sleep = sleep
         self._clock = clock
@@ -97,7 +99,7 @@ class RouteRunner(Generic[R]):
             if deadline is not None and self._clock() >= deadline:
                 break
             if planned.step_index not in bodies:
-                bodies[planned.step_index] = apply_step(request, planned.step)
+                bodies[planned.step_index] = self._step_body(request, planned.step)
             if run.stop_after(planned, self._try(planned, bodies[planned.step_index], deadline)):
                 break
         return run.outcome()
