@@ -26,8 +26,9 @@ from typing import Any
 import orjson
 from gevent.monkey import get_original
 
-# The interpreter's own lock even in a gevent-patched worker: a write never yields while holding
-# it, so under gevent it is never contended, and it costs a tenth of gevent's.
+# The interpreter's own lock even in a gevent-patched worker: it costs a tenth of gevent's, and
+# nothing that could yield to another greenlet runs while it is held (starting the flush timer
+# waits for the timer's greenlet: under this lock, a second writer would block the whole worker).
 _real_lock = get_original("_thread", "allocate_lock")
 
 
@@ -40,7 +41,7 @@ class _Sink:
         self._limit = limit
         self._lines: list[str] = []
         self._size = 0
-        self._timer: threading.Timer | None = None
+        self._timer_due = False  # a flush is scheduled
         self._lock = _real_lock()
 
     def write(self, line: str) -> None:
@@ -51,16 +52,19 @@ class _Sink:
             self._lines.append(line)
             self._size += len(line)
             full = self._size >= self._limit
-            if not full and self._timer is None:
-                self._timer = threading.Timer(self._interval_s, self.flush)
-                self._timer.daemon = True
-                self._timer.start()
+            start_timer = not full and not self._timer_due
+            if start_timer:
+                self._timer_due = True
         if full:
             self.flush()
+        elif start_timer:  # outside the lock: starting a timer yields under gevent
+            timer = threading.Timer(self._interval_s, self.flush)
+            timer.daemon = True
+            timer.start()
 
     def flush(self) -> None:
         with self._lock:
-            lines, self._lines, self._size, self._timer = self._lines, [], 0, None
+            lines, self._lines, self._size, self._timer_due = self._lines, [], 0, False
         if lines:
             try:
                 sys.stderr.write("\n".join(lines) + "\n")

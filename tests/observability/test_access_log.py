@@ -93,3 +93,39 @@ def test_suite_canary_knows_the_gateway_key_shape():
     found = find_suite_secrets("GET /x 200 key=gw-0123456789abcdef0123456789abcdef\nok\n")
     assert found == {"gw-…": "GET /x 200 key=gw-…"}
     assert find_suite_secrets("POST /api/providers/openai 401 key=- provider=openai") == {}
+
+
+GREEN_WRITERS = """
+from gevent import monkey
+monkey.patch_all()
+import os, sys
+import gevent
+sys.stderr = open(os.devnull, "w")
+from app.observability import access_log, metrics
+
+access_log.configure("plain")
+m = metrics.configure(None)
+
+def writer(index):
+    for line in range(50):
+        access_log.log_request("POST", "/p", 200, 1.0, f"r{index}-{line}")
+        m.observe_request("openai", "m", "chat", 200, 0.4, 3.0, 1, 2, 3, "admitted")
+        gevent.sleep(0)
+
+gevent.joinall([gevent.spawn(writer, i) for i in range(200)], timeout=20, raise_error=True)
+access_log.flush()
+m.flush()
+print("done", m.registry.get_sample_value("bricksllm_requests_total",
+      {"provider": "openai", "model": "m", "operation": "chat", "status": "200"}))
+"""
+
+
+def test_many_greenlets_write_lines_and_metrics_without_blocking_the_worker():
+    """Under gevent, the access log's and the metrics' locks are the interpreter's own: a holder
+    that yielded (the flush timer starting) once blocked every other writer and the whole worker."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", GREEN_WRITERS], capture_output=True, text=True,
+                            timeout=60)  # fmt: skip
+    assert result.stdout.split() == ["done", "10000.0"], result.stderr[-2000:]
