@@ -95,19 +95,20 @@ class PrivateRedisSentinel:
         _wait_for_port(self.sentinel_port)
 
     def _replica_known(self) -> bool:
-        replicas = self._sentinel_client().sentinel_slaves(self.name)
+        replicas = self.sentinel_client().sentinel_slaves(self.name)
         return any(r["flags"] == "slave" and r["master-link-status"] == "ok" for r in replicas)
 
-    def _sentinel_client(self) -> redis.Redis:
+    def sentinel_client(self) -> redis.Redis:
         return redis.Redis(port=self.sentinel_port, socket_timeout=2, decode_responses=True)
 
     def node(self, port: int) -> redis.Redis:
         return redis.Redis(port=port, socket_timeout=2, decode_responses=True)
 
     def current_master_port(self) -> int:
-        """The master's port as the sentinel names it now."""
-        _, port = self._sentinel_client().sentinel_get_master_addr_by_name(self.name)
-        return int(port)
+        """The master's port in the sentinel's SENTINEL MASTERS, which redis-py's clients follow.
+        (GET-MASTER-ADDR-BY-NAME names a promoted replica a little earlier, while the sentinel
+        still reconfigures the other replicas; SENTINEL MASTERS switches once that is done.)"""
+        return int(self.sentinel_client().sentinel_master(self.name)["port"])
 
     def kill_master(self) -> int:
         """SIGKILL the master (no goodbye to clients or sentinel); returns its port."""
