@@ -73,7 +73,7 @@ class PrivateRedisSentinel:
         node.mkdir()
         self.processes[port] = subprocess.Popen(
             ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(node),
-             "--save", "", "--appendonly", "no", *extra],
+             "--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0", *extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         _wait_for_port(port)
