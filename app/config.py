@@ -51,6 +51,15 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "false",
         "Redis Cluster: the hosts are seed nodes; all limit counters share one hash tag.",
     ),
+    "REDIS_SENTINEL_MASTER": (
+        "",
+        "Redis Sentinel: the master's name; REDIS_HOSTS then lists the sentinels (host or "
+        "host:port, port REDIS_PORT or 26379).",
+    ),
+    "REDIS_SENTINEL_PASSWORD": (
+        "",
+        "The sentinels' password (REDIS_PASSWORD stays the master's), with REDIS_SENTINEL_MASTER.",
+    ),
     "REDIS_PASSWORD": ("", "Redis password."),
     "REDIS_PORT": ("6379", "Redis port."),
     "REDIS_READ_TIME_OUT": ("1s", "Timeout of Redis reads."),
@@ -158,6 +167,8 @@ class Settings:
     redis_tls: bool = False
     redis_tls_verify: bool = True
     redis_cluster: bool = False
+    redis_sentinel_master: str = ""
+    redis_sentinel_password: str = field(default="", repr=False)
     in_memory_db_update_interval: float = 1.0
     stats_provider: str = ""
     dd_agent_host: str = "localhost"
@@ -203,8 +214,11 @@ class Settings:
         values = cls._read(reader)
         if not values["postgresql_hosts"] and reader.text("DATABASE_URL"):
             values.update(_postgres_url(reader.text("DATABASE_URL"), env))
+        port_set = bool(env.get("REDIS_PORT"))
         if not values["redis_hosts"] and reader.text("REDIS_URL"):
             values.update(_redis_url(reader.text("REDIS_URL")))
+            port_set = True
+        values.update(_sentinel(values, port_set))
         if values["admin_on_proxy_port"] and not values["admin_pass"]:
             raise ConfigError("ADMIN_ON_PROXY_PORT=true needs ADMIN_PASS: the port is public")
         return cls(**values)
@@ -234,6 +248,8 @@ class Settings:
             redis_tls=reader.boolean("REDIS_TLS"),
             redis_tls_verify=reader.boolean("REDIS_TLS_VERIFY"),
             redis_cluster=reader.boolean("REDIS_CLUSTER"),
+            redis_sentinel_master=reader.text("REDIS_SENTINEL_MASTER"),
+            redis_sentinel_password=reader.text("REDIS_SENTINEL_PASSWORD"),
             in_memory_db_update_interval=reader.duration("IN_MEMORY_DB_UPDATE_INTERVAL"),
             stats_provider=reader.choice("STATS_PROVIDER", ("", "datadog")),
             dd_agent_host=reader.text("DD_AGENT_HOST"),
@@ -316,6 +332,20 @@ def _redis_url(url: str) -> dict[str, Any]:
         if dict(parse_qsl(parts.query)).get("ssl_cert_reqs", "").lower() == "none":
             values["redis_tls_verify"] = False
     return values
+
+
+def _sentinel(values: dict[str, Any], port_set: bool) -> dict[str, Any]:
+    """Checks the Sentinel settings against the others; the sentinels' port is 26379 (theirs by
+    convention) unless REDIS_PORT or REDIS_URL names one. Returns the values to change."""
+    if not values["redis_sentinel_master"]:
+        if values["redis_sentinel_password"]:
+            raise ConfigError("REDIS_SENTINEL_PASSWORD is set without REDIS_SENTINEL_MASTER")
+        return {}
+    if values["redis_cluster"]:
+        raise ConfigError("REDIS_SENTINEL_MASTER and REDIS_CLUSTER=true exclude each other")
+    if not values["redis_hosts"]:
+        raise ConfigError("REDIS_SENTINEL_MASTER needs REDIS_HOSTS listing the sentinels")
+    return {} if port_set else {"redis_port": 26379}
 
 
 class _Reader:

@@ -21,6 +21,9 @@ call it appears in. So every key carries the same hash tag, the prefix `{bricks}
 counters live in one slot (on one primary, with its replicas for failover). Correct and atomic;
 the cluster adds availability, not sharding, to the counters (which are a few small keys per
 key, and one round trip per request).
+
+Redis Sentinel (`REDIS_SENTINEL_MASTER`): the client follows the master the sentinels name
+(`sentinel.py`); keys and scripts are unchanged.
 """
 
 from __future__ import annotations
@@ -290,9 +293,10 @@ def _rate_ttl(rate: RateLimit, now: float) -> int:
 
 
 def build_redis_counters(settings: Any, key_prefix: str = "bricks:") -> RedisCounters:
-    """The proxy's counters from the settings: TLS, username and database from REDIS_URL, and
-    RedisCluster with hash-tagged keys when REDIS_CLUSTER=true. Calls of one hub turn share a
-    pipelined round trip, except on a cluster (its client routes each script by slot)."""
+    """The proxy's counters from the settings: TLS, username and database from REDIS_URL,
+    RedisCluster with hash-tagged keys when REDIS_CLUSTER=true, the sentinels' master when
+    REDIS_SENTINEL_MASTER is set. Calls of one hub turn share a pipelined round trip, except on a
+    cluster (its client routes each script by slot)."""
     options = RedisOptions.of(settings)
     client = make_client(options)
     if isinstance(client, RedisCluster):
@@ -323,6 +327,8 @@ class RedisOptions:
     tls: bool = False
     tls_verify: bool = True
     cluster: bool = False
+    sentinel_master: str = ""  # set: `hosts` are the sentinels of the master of this name
+    sentinel_password: str = field(default="", repr=False)
     read_timeout_s: float = 1.0
     write_timeout_s: float = 0.5
     max_connections: int = 50
@@ -334,7 +340,9 @@ class RedisOptions:
             hosts=tuple(settings.redis_hosts), port=settings.redis_port,
             password=settings.redis_password, username=settings.redis_username,
             db=settings.redis_db, tls=settings.redis_tls, tls_verify=settings.redis_tls_verify,
-            cluster=settings.redis_cluster, read_timeout_s=settings.redis_read_timeout,
+            cluster=settings.redis_cluster, sentinel_master=settings.redis_sentinel_master,
+            sentinel_password=settings.redis_sentinel_password,
+            read_timeout_s=settings.redis_read_timeout,
             write_timeout_s=settings.redis_write_timeout, max_connections=settings.redis_pool_size,
         )  # fmt: skip
 
@@ -353,7 +361,13 @@ class RedisOptions:
 
 
 def make_client(options: RedisOptions) -> redis.Redis | RedisCluster:
-    """A Redis client, or a RedisCluster one seeded with every host when `options.cluster`."""
+    """A Redis client; a RedisCluster one seeded with every host when `options.cluster`; the
+    master's client, found through the sentinels `hosts`, when `options.sentinel_master`."""
+    if options.sentinel_master:
+        from app.counters.sentinel import make_sentinel_client
+
+        sentinels = [(_host(h), _port(h, options.port)) for h in options.hosts if h.strip()]
+        return make_sentinel_client(options, sentinels, options.pool_timeout_s)
     if not options.cluster:
         return make_redis_client(
             options.hosts, options.port, options.password or None, options.read_timeout_s,

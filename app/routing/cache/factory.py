@@ -18,12 +18,8 @@ def build_response_cache(
     """`client`: share the counters' Redis client (one pool per process); None builds one."""
     if not settings.uses_redis:
         return MemoryResponseCache()
-    if client is None:
-        from app.counters.redis import make_redis_client
+    if client is None:  # the same client as the counters would build: TLS, cluster, sentinel
+        from app.counters.redis import RedisOptions, make_client
 
-        client = make_redis_client(
-            settings.redis_hosts, settings.redis_port, settings.redis_password,
-            settings.redis_read_timeout, settings.redis_write_timeout,
-            max_connections=settings.redis_pool_size,
-        )  # fmt: skip
+        client = make_client(RedisOptions.of(settings))
     return RedisResponseCache(client)
