@@ -93,3 +93,14 @@ def test_metrics_add_a_flush_to_a_histograms_own_buckets_and_sum():
         observed.observe(value)
     _add_observations(added, [2, 2, 2], sum(samples))
     assert list(registry_a.collect())[0].samples[:5] == list(registry_b.collect())[0].samples[:5]
+
+
+def test_sentinel_discovery_overrides_redis_pys_with_the_same_parts():
+    """app/counters/sentinel.py `_Sentinel.discover_master` replaces redis-py's: it reads the
+    `sentinels` list, calls `sentinel_masters()` and `check_master_state(state, name)`."""
+    from redis.sentinel import Sentinel
+
+    assert _params(Sentinel.discover_master)[:2] == ["self", "service_name"]
+    assert _params(Sentinel.check_master_state) == ["self", "state", "service_name"]
+    assert "self.sentinels" in inspect.getsource(Sentinel.__init__)
+    assert callable(Sentinel([("127.0.0.1", 26379)]).sentinels[0].sentinel_masters)
