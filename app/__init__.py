@@ -227,8 +227,9 @@ def cut_streams(app: flask.Flask) -> int:
 def shutdown(app: flask.Flask, timeout_s: float = 10.0) -> bool:
     """Stop the background loops and drain what the app still holds (queued events); True when
     nothing was lost."""
-    from app.observability import access_log, metrics
+    from app.observability import access_log, metrics, request_records
 
+    request_records.drain()
     access_log.flush()
     metrics.flush()
     container: Container | ProxyContainer = app.extensions["bricks"]

@@ -10,10 +10,12 @@ the key's id, and the function has no parameter for headers or bodies.
       provider=openai model=gpt-4o-mini latency_ms=812.4 gateway_ms=0.9 tokens=12/40
       cost_usd=0.000026 request_id=5b1e...            (one line; wrapped here)
 
-Lines go to stderr through a small buffer written out at most every 0.1 s (or at 64 KB, and at
-shutdown): a line per request through the `logging` machinery and one write each cost a fifth of
-the gateway's per-request CPU budget for observability. A worker killed with SIGKILL may lose
-its last tenth of a second of lines (never events: those have their own journal).
+Lines go to stderr in batches: a proxied request's line is formatted with the others of its
+tenth of a second (`request_records.py`), an admin request's through a small buffer written out
+at most every 0.1 s (or at 64 KB, and at shutdown). A line per request through the `logging`
+machinery and one write each cost a fifth of the gateway's per-request CPU budget for
+observability. A worker killed with SIGKILL may lose its last tenth of a second of lines (never
+events: those have their own journal).
 """
 
 from __future__ import annotations
@@ -65,12 +67,20 @@ class _Sink:
     def flush(self) -> None:
         with self._lock:
             lines, self._lines, self._size, self._timer_due = self._lines, [], 0, False
-        if lines:
-            try:
-                sys.stderr.write("\n".join(lines) + "\n")
-                sys.stderr.flush()
-            except (OSError, ValueError):  # stderr closed: nothing else to tell
-                pass
+        self.write_now(lines)
+
+    def write_now(self, lines: list[str]) -> None:
+        """Write `lines` at once, in one write (lines a batch already gathered)."""
+        if not lines:
+            return
+        if self._stream is not None:
+            self._stream.write("".join(line + "\n" for line in lines))
+            return
+        try:
+            sys.stderr.write("\n".join(lines) + "\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):  # stderr closed: nothing else to tell
+            pass
 
 
 _sink = _Sink()
@@ -95,6 +105,11 @@ def is_enabled() -> bool:
 def flush() -> None:
     """Write out the buffered lines (at shutdown)."""
     _sink.flush()
+
+
+def write_lines(lines: list[str]) -> None:
+    """Write the access lines of a batch of proxied requests (request_records.py) at once."""
+    _sink.write_now(lines)
 
 
 _second: list[Any] = [None, ""]  # the last second formatted, and its text (one per second)

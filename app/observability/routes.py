@@ -8,7 +8,7 @@ from __future__ import annotations
 import flask
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
-from app.observability import metrics
+from app.observability import metrics, request_records
 
 blp = flask.Blueprint("metrics", __name__)
 
@@ -16,7 +16,8 @@ blp = flask.Blueprint("metrics", __name__)
 def exposition() -> bytes:
     """The text a scrape gets: every worker's files in multiprocess mode, else this process."""
     current = metrics.current()
-    current.flush()  # this worker's requests are in at once; others flush every second
+    request_records.drain()  # this worker's requests are in at once; others within a second
+    current.flush()
     current.refresh()  # this worker's background figures are fresh; others refresh every 5 s
     if flask.current_app.extensions["bricks"].settings.prometheus_multiproc_dir:
         registry = CollectorRegistry()

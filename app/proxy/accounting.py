@@ -8,7 +8,7 @@ from typing import Protocol
 
 from app.counters.base import LimitCounters
 from app.domain.events import Event
-from app.observability import access_log, metrics
+from app.observability import access_log, metrics, request_records
 from app.providers.base import Usage
 from app.providers.costs import Pricer
 from app.proxy.context import RequestContext
@@ -53,8 +53,7 @@ def finish(
 def _observe(ctx: RequestContext, event: Event) -> None:
     """Metrics and the access line, from the event row: once per request (not per route
     attempt), where its outcome is known. Nothing at all when both are switched off."""
-    observe_metrics, write_line = metrics.is_enabled(), access_log.is_enabled()
-    if not (observe_metrics or write_line):
+    if not (metrics.is_enabled() or access_log.is_enabled()):
         return
     try:
         total_ms = float(event.latency_in_ms)
@@ -62,18 +61,13 @@ def _observe(ctx: RequestContext, event: Event) -> None:
         upstream_ms = (time.monotonic() - started) * 1000 if started is not None else None
         gateway_ms = max(0.0, total_ms - (upstream_ms or 0.0))
         operation = ctx.call.operation.kind.value if ctx.call else "none"
-        if observe_metrics:
-            metrics.observe_request(
-                event.provider, event.model, operation, event.status, gateway_ms, upstream_ms,
-                event.prompt_token_count, event.completion_token_count, event.cost_micros,
-                ctx.limit_decision,
-            )  # fmt: skip
-        access_log.log_request(
-            event.method, event.path, event.status, total_ms, ctx.request.request_id,
-            key_id=event.key_id, provider=event.provider, model=event.model,
-            gateway_ms=gateway_ms, prompt_tokens=event.prompt_token_count,
-            completion_tokens=event.completion_token_count, cost_micros=event.cost_micros,
-        )  # fmt: skip
+        # Tallied and formatted with the others of its tenth of a second (request_records.py).
+        request_records.add((
+            time.time(), event.method, event.path, event.status, total_ms,
+            ctx.request.request_id, event.key_id, event.provider, event.model, gateway_ms,
+            upstream_ms, operation, event.prompt_token_count, event.completion_token_count,
+            event.cost_micros, ctx.limit_decision,
+        ))  # fmt: skip
     except Exception:  # observing must never fail the request
         log.exception("could not record metrics for %s", event.id)
 

@@ -101,18 +101,20 @@ monkey.patch_all()
 import os, sys
 import gevent
 sys.stderr = open(os.devnull, "w")
-from app.observability import access_log, metrics
+from app.observability import access_log, metrics, request_records
 
 access_log.configure("plain")
 m = metrics.configure(None)
 
 def writer(index):
     for line in range(50):
-        access_log.log_request("POST", "/p", 200, 1.0, f"r{index}-{line}")
-        m.observe_request("openai", "m", "chat", 200, 0.4, 3.0, 1, 2, 3, "admitted")
+        request_records.add((1.0, "POST", "/p", 200, 1.0, f"r{index}-{line}", "k", "openai",
+                             "m", 0.4, 3.0, "chat", 1, 2, 3, "admitted"))
+        access_log.log_admin_request("GET", "/api/x", 200, 1.0, f"a{index}-{line}")
         gevent.sleep(0)
 
 gevent.joinall([gevent.spawn(writer, i) for i in range(200)], timeout=20, raise_error=True)
+request_records.drain()
 access_log.flush()
 m.flush()
 print("done", m.registry.get_sample_value("bricksllm_requests_total",
