@@ -4,9 +4,9 @@
 `watch_*` register the background figures (event pipeline, config snapshot, upstream pool),
 read every few seconds by `refresh()` and at each scrape of `/metrics`.
 
-A request is tallied in plain Python (a few integer additions), and each worker adds its tallies
-to the Prometheus series every `FLUSH_INTERVAL_S` (1 s), at each scrape it serves, and when it
-stops. Each prometheus-client increment in multiprocess mode is a locked write to a memory-mapped
+A request's figures arrive in batches (`request_records.py`, every 0.1 s) and are tallied in plain
+Python (a few integer additions); each worker adds its tallies to the Prometheus series every
+`FLUSH_INTERVAL_S` (1 s), at each scrape it serves, and when it stops. Each prometheus-client increment in multiprocess mode is a locked write to a memory-mapped
 file: the nine of a request cost more than the 0.05 ms per request the gateway allows for metrics
 and logs together, a flush costs about the same for a whole second of requests. So a scrape sees
 a request at most one second after it ended on another worker (at once on the scraped worker);
