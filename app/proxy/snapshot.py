@@ -385,16 +385,21 @@ class SnapshotHolder:
 
     def _fetch_keys(self, hashes: list[str]) -> dict[str, CompactKey]:
         """One indexed query for the hashes (hashed keys only: an unhashed key is never sent to
-        the database as a lookup value), and one for the settings found keys name that the
-        snapshot lacks. What was found joins (or replaces, for a revoked key now un-revoked) what
-        the snapshot holds, unless the refresher changed the snapshot meanwhile."""
+        the database as a lookup value), and one each for the settings and the policies found
+        keys name that the snapshot lacks (a key must never pass unfiltered because its policy,
+        created just before it, is not in the snapshot yet). What was found joins (or replaces,
+        for a revoked key now un-revoked) what the snapshot holds, unless the refresher changed
+        the snapshot meanwhile."""
         snapshot, version = self.current, self.current.version
         found = {e[0]: e for e in self._keys.by_key_columns(hashes) if not e[1]}
         keys = [unpack_key(column, entry[2]) for column, entry in found.items()]
         missing = {sid for k in keys for sid in k.setting_ids} - snapshot.settings.keys()
         settings = ProviderSettingRepository(self._db).get_many(sorted(missing))
-        for setting in settings:  # only where absent: settings are never deleted, and a
-            snapshot.settings.setdefault(setting.id, setting)  # newer one the refresher wins
+        for setting in settings:  # only where absent: a newer one the refresher holds wins
+            snapshot.settings.setdefault(setting.id, setting)
+        unknown = {k.policy_id for k in keys if k.policy_id} - snapshot.policies.keys()
+        for policy in PolicyRepository(self._db).get_many(sorted(unknown)):
+            snapshot.policies.setdefault(policy.id, policy)
         if self.current is snapshot and snapshot.version == version:
             # Not when the refresher applied changes meanwhile: this read may predate them.
             for entry in found.values():

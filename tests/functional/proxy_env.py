@@ -58,7 +58,8 @@ class ProxyEnv:
         return response.json()["id"]
 
     def create_key_on(self, setting_ids: list[str], **key_fields) -> str:
-        """A key on the given settings, visible to the proxy when this returns; returns the secret."""
+        """A key on the given settings; returns the secret. Used at once, as a script would: the
+        proxy accepts a key on the request right after the admin API created it (read-through)."""
         secret = f"gw-{uuid.uuid4().hex}"
         key = requests.put(
             f"{self.gateway.admin}/api/key-management/keys",
@@ -67,7 +68,6 @@ class ProxyEnv:
         )
         assert key.status_code == 200, key.text
         self.last_key = key.json()
-        wait_for_config()
         return secret
 
     def patch_key(self, key_id: str, **fields) -> None:
