@@ -166,29 +166,6 @@ def access_line(
     )
 
 
-def log_request(
-    method: str,
-    path: str,
-    status: int,
-    latency_ms: float,
-    request_id: str,
-    key_id: str = "",
-    provider: str = "",
-    model: str = "",
-    gateway_ms: float | None = None,
-    prompt_tokens: int = 0,
-    completion_tokens: int = 0,
-    cost_micros: int = 0,
-) -> None:
-    """Write the access line of one proxied request."""
-    if not _enabled:
-        return
-    _sink.write(access_line(
-        method, path, status, latency_ms, request_id, key_id, provider, model, gateway_ms,
-        prompt_tokens, completion_tokens, cost_micros,
-    ))  # fmt: skip
-
-
 def log_admin_request(
     method: str, path: str, status: int, latency_ms: float, request_id: str
 ) -> None:

@@ -1,6 +1,7 @@
 """Gateway metrics: one call per proxied request, to Prometheus and (optionally) DogStatsD.
 
-`observe_request(...)` is called once per proxied request, where the event row is assembled;
+`Metrics.observe_request(...)` is called once per proxied request, from the batches of
+`request_records.py` (fed where the event row is assembled);
 `watch_*` register the background figures (event pipeline, config snapshot, upstream pool),
 read every few seconds by `refresh()` and at each scrape of `/metrics`.
 
@@ -430,25 +431,6 @@ def configure(statsd: StatsdSink | None) -> Metrics:
 def current() -> Metrics:
     """This process's metrics (Prometheus only when nothing configured them first)."""
     return _current or configure(None)
-
-
-def observe_request(
-    provider: str,
-    model: str,
-    operation: str,
-    status: int,
-    gateway_ms: float,
-    upstream_ms: float | None,
-    prompt_tokens: int,
-    completion_tokens: int,
-    cost_micros: int,
-    limit_decision: str,
-) -> None:
-    """`Metrics.observe_request` on this process's metrics: the one call the pipeline makes."""
-    (_current or current()).observe_request(
-        provider, model, operation, status, gateway_ms, upstream_ms,
-        prompt_tokens, completion_tokens, cost_micros, limit_decision,
-    )  # fmt: skip
 
 
 def bus_stats_fields() -> tuple[str, ...]:

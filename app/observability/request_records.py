@@ -53,12 +53,13 @@ def drain() -> None:
         records, _pending, _due = _pending, [], False
     if not records:
         return
-    observe, write = metrics.is_enabled(), access_log.is_enabled()
+    current = metrics.current() if metrics.is_enabled() else None
+    write = access_log.is_enabled()
     lines = []
     for (now, method, path, status, latency_ms, request_id, key_id, provider, model, gateway_ms,
          upstream_ms, operation, prompt, completion, cost, decision) in records:  # fmt: skip
-        if observe:
-            metrics.observe_request(provider, model, operation, status, gateway_ms, upstream_ms,
+        if current is not None:
+            current.observe_request(provider, model, operation, status, gateway_ms, upstream_ms,
                                     prompt, completion, cost, decision)  # fmt: skip
         if write:
             lines.append(access_log.access_line(

@@ -43,7 +43,7 @@ def test_log_format_json_writes_json_lines(monkeypatch):
     stream = io.StringIO()
     access_log.configure("json", stream=stream)
     try:
-        access_log.log_request(**PROXIED)  # type: ignore[arg-type]
+        access_log.write_lines([access_log.access_line(**PROXIED)])  # type: ignore[arg-type]
         access_log.log_admin_request("GET", "/api/key-management/keys", 401, 0.3, "req-2")
     finally:
         access_log.configure("plain")
@@ -80,7 +80,7 @@ def test_metrics_and_access_line_cost_under_50_microseconds(tmp_path):
         started = time.process_time()
         for _ in range(2000):
             m.observe_request(*args)
-            access_log.log_request(**PROXIED)  # type: ignore[arg-type]
+            access_log.write_lines([access_log.access_line(**PROXIED)])  # type: ignore[arg-type]
         rounds.append((time.process_time() - started) / 2000)
     per_request_ms = sorted(rounds)[2] * 1000
     print(f"observe_request + access line: {per_request_ms * 1000:.1f} µs per request (median)")
