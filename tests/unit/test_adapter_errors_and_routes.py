@@ -16,6 +16,7 @@ from app.providers.costs import Pricer
 from app.providers.openai import OpenAIAdapter
 from app.providers.registry import adapter_for, adapter_for_path
 from app.providers.tokens import TokenCounter
+from app.proxy import relay
 from app.proxy.endpoints import EndpointTable
 from tests.fakes.upstream import split_sse_events
 
@@ -143,22 +144,12 @@ ANTHROPIC_STREAM = b"".join(
 
 
 def observe(adapter, events: list[bytes]) -> StreamState:
-    """What the relay does: usage-looking events at once, the rest when the stream ends without
-    usage."""
+    """The relay's own reading: usage-looking events at once, the rest when the stream ends
+    without usage (relay._stream_outcome)."""
     state = StreamState()
     for raw in events:
-        data = sse.event_data(raw)
-        if data and sse.may_carry_usage(data):
-            parsed = sse.parse_json_data(data)
-            if parsed is not None:
-                adapter.observe_stream_event(state, parsed)
-        elif data:
-            state.unparsed.append(data)
-    if state.usage is None:
-        for data in state.unparsed:
-            parsed = sse.parse_json_data(data)
-            if parsed is not None:
-                adapter.observe_stream_event(state, parsed)
+        relay._observe(adapter, state, sse.event_data(raw), hide_usage=False)
+    relay._stream_outcome(adapter, state, 200, "")
     return state
 
 

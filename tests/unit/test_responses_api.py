@@ -16,6 +16,7 @@ from app.providers.base import Operation, OperationKind, ProviderAdapter, Stream
 from app.providers.costs import Pricer
 from app.providers.openai import OpenAIAdapter
 from app.providers.tokens import TokenCounter
+from app.proxy import relay as relay_module
 from app.proxy.endpoints import EndpointTable
 from tests.fakes.upstream import split_sse_events
 
@@ -31,30 +32,20 @@ def pricer(tmp_path_factory) -> Pricer:
 
 
 def relay(adapter: ProviderAdapter, events: list[bytes]) -> tuple[StreamState, int | None]:
-    """What relay.py does with each event: (the state, the index of the event that ended it)."""
+    """What relay.py does with each event, with its own functions: (the state, the index of the
+    event that ended the stream)."""
     state = StreamState()
     for index, raw in enumerate(events):
         data = sse.event_data(raw)
+        relay_module._observe(adapter, state, data, hide_usage=False)
         if data is not None and adapter.is_stream_end(data):
-            parsed = sse.parse_json_data(data)
-            if parsed is not None:
-                adapter.observe_stream_event(state, parsed)
             return state, index
-        if data and sse.may_carry_usage(data):
-            parsed = sse.parse_json_data(data)
-            if parsed is not None:
-                adapter.observe_stream_event(state, parsed)
-        elif data:
-            state.unparsed.append(data)
     return state, None
 
 
 def read_unparsed(adapter: ProviderAdapter, state: StreamState) -> None:
     """The relay's end of a stream without usage: every event it skipped is read."""
-    for data in state.unparsed:
-        parsed = sse.parse_json_data(data)
-        if parsed is not None:
-            adapter.observe_stream_event(state, parsed)
+    relay_module._stream_outcome(adapter, state, 200, "")
 
 
 @pytest.mark.parametrize("name", RESPONSES)
